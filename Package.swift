@@ -1,0 +1,53 @@
+// swift-tools-version: 6.1
+// Turritopsis: a benchmark suite for catastrophic forgetting.
+// The performance benchmarks live in the nested package Benchmarks/, so that ordo-one/benchmark
+// never enters this package's build.
+import PackageDescription
+
+/// The numeric core is compiled with optimisation in every configuration: `swift run bench`
+/// (a debug build) would otherwise be many times slower than release, because every per-element
+/// loop of training lives in NeuralNet. Exclusivity checks are dropped in release only.
+let numericFlags: [SwiftSetting] = [
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Turritopsis",
+    products: [
+        .executable(name: "bench", targets: ["bench"]),
+        .library(name: "NeuralNet", targets: ["NeuralNet"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Continual", targets: ["Continual"]),
+        .library(name: "Experiments", targets: ["Experiments"]),
+        .library(name: "Figures", targets: ["Figures"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
+
+        .target(name: "NeuralNet", dependencies: ["COpenBLAS"], swiftSettings: numericFlags),
+        .target(name: "Datasets", dependencies: ["CZlib"]),
+        .target(name: "Continual", dependencies: ["NeuralNet", "Datasets"]),
+        .target(name: "Experiments", dependencies: ["Continual"]),
+        .target(name: "Figures", dependencies: ["CCairo", "CPNG"]),
+        .executableTarget(
+            name: "bench",
+            dependencies: [
+                "Experiments", "Figures",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "ContinualTests", dependencies: ["Continual"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
+        .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// The Continual module of Turritopsis; see docs/ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// The Experiments module of Turritopsis; see docs/ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// The Figures module of Turritopsis; see docs/ARCHITECTURE.md.

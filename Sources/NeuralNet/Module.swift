@@ -1,0 +1,1 @@
+// The NeuralNet module of Turritopsis; see docs/ARCHITECTURE.md.
