@@ -1,0 +1,67 @@
+/// Element-wise kernels over raw buffers. They are plain loops that the compiler vectorises
+/// (this module is optimised in every build configuration); none of them allocates.
+public enum Kernels {
+    /// `x[i] = value` for i in 0..<n.
+    @inlinable public static func fill(_ x: UnsafeMutablePointer<Float>, _ n: Int, _ value: Float) {
+        x.update(repeating: value, count: n)
+    }
+
+    /// `y[i] += alpha · x[i]`.
+    @inlinable public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { y[i] += alpha * x[i] }
+    }
+
+    /// `x[i] *= alpha`.
+    @inlinable public static func scale(_ x: UnsafeMutablePointer<Float>, _ n: Int, by alpha: Float) {
+        for i in 0..<n { x[i] *= alpha }
+    }
+
+    /// Adds the row vector `bias[columns]` to every row of `y[rows, columns]`.
+    @inlinable public static func addRowVector(_ bias: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+        for r in 0..<rows {
+            let row = y + r * columns
+            for c in 0..<columns { row[c] += bias[c] }
+        }
+    }
+
+    /// `sums[c] += Σ_r x[r, c]`: the bias gradient of a linear layer.
+    @inlinable public static func addColumnSums(of x: UnsafePointer<Float>, rows: Int, columns: Int, into sums: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let row = x + r * columns
+            for c in 0..<columns { sums[c] += row[c] }
+        }
+    }
+
+    /// `x[i] = max(x[i], 0)`.
+    @inlinable public static func relu(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { x[i] = max(x[i], 0) }
+    }
+
+    /// ReLU backward given the layer's output: `dx[i] = output[i] > 0 ? dx[i] : 0`.
+    @inlinable public static func reluBackward(output: UnsafePointer<Float>, gradient dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { dx[i] = output[i] > 0 ? dx[i] : 0 }
+    }
+
+    /// `Σ x[i]²`, accumulated in `Double`.
+    @inlinable public static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
+        var s: Double = 0
+        for i in 0..<n { s += Double(x[i]) * Double(x[i]) }
+        return s
+    }
+
+    /// `y[i] = x[i]²`.
+    @inlinable public static func square(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { y[i] = x[i] * x[i] }
+    }
+
+    /// Index of the largest `x[i]` among the indices where `mask` is non-zero (all when `mask` is nil);
+    /// ties go to the lower index. Returns -1 when no index is active.
+    @inlinable public static func argmax(_ x: UnsafePointer<Float>, _ n: Int, mask: UnsafePointer<UInt8>?) -> Int {
+        var best = -1
+        var bestValue = -Float.infinity
+        for i in 0..<n where mask == nil || mask![i] != 0 {
+            if best < 0 || x[i] > bestValue { best = i; bestValue = x[i] }
+        }
+        return best
+    }
+}

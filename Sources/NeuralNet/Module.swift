@@ -1,1 +1,0 @@
-// The NeuralNet module of Turritopsis; see docs/ARCHITECTURE.md.
