@@ -4,9 +4,10 @@
 // never enters this package's build.
 import PackageDescription
 
-/// The numeric core is compiled with optimisation in every configuration: `swift run bench`
-/// (a debug build) would otherwise be many times slower than release, because every per-element
-/// loop of training lives in NeuralNet. Exclusivity checks are dropped in release only.
+/// The numeric core (NeuralNet) and the training loop (Continual) are compiled with optimisation
+/// in every configuration: `swift run bench` (a debug build) would otherwise be many times slower
+/// than release, because every per-element loop of training lives in these two modules.
+/// Exclusivity checks are dropped in release only.
 let numericFlags: [SwiftSetting] = [
     .unsafeFlags(["-O"], .when(configuration: .debug)),
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
@@ -33,7 +34,7 @@ let package = Package(
 
         .target(name: "NeuralNet", dependencies: ["COpenBLAS"], swiftSettings: numericFlags),
         .target(name: "Datasets", dependencies: ["CZlib"]),
-        .target(name: "Continual", dependencies: ["NeuralNet", "Datasets"]),
+        .target(name: "Continual", dependencies: ["NeuralNet", "Datasets"], swiftSettings: numericFlags),
         .target(name: "Experiments", dependencies: ["Continual"]),
         .target(name: "Figures", dependencies: ["CCairo", "CPNG"]),
         .executableTarget(

@@ -1,1 +1,0 @@
-// The Continual module of Turritopsis; see docs/ARCHITECTURE.md.

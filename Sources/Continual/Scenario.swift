@@ -1,0 +1,314 @@
+import Datasets
+import NeuralNet
+
+/// How a dataset is cut into tasks.
+public enum ScenarioKind: String, Codable, Sendable, CaseIterable {
+    /// Disjoint groups of classes, one group per task.
+    case split
+    /// All classes in every task; each task applies its own fixed random pixel permutation.
+    case permuted
+    /// All classes in every task; each task rotates the images by its own fixed angle.
+    case rotated
+}
+
+/// What the learner is told at test time (van de Ven & Tolias 2019).
+public enum Setting: String, Codable, Sendable, CaseIterable, Comparable {
+    /// The task is known: only its classes (or its head) compete.
+    case task = "task-il"
+    /// The task is not known and need not be inferred: labels are shared across tasks.
+    case domain = "domain-il"
+    /// The task is not known and must be inferred: every class seen competes.
+    case `class` = "class-il"
+
+    public static func < (a: Setting, b: Setting) -> Bool { a.rawValue < b.rawValue }
+
+    /// Parses `task`, `domain`, `class` or the full names `task-il`, ….
+    public init?(argument: String) {
+        switch argument.lowercased() {
+        case "task", "task-il": self = .task
+        case "domain", "domain-il": self = .domain
+        case "class", "class-il": self = .class
+        default: return nil
+        }
+    }
+}
+
+/// The order in which classes are assigned to the tasks of a split scenario.
+public enum ClassOrder: String, Codable, Sendable {
+    /// 0,1 | 2,3 | … in label order.
+    case fixed
+    /// A permutation of the labels drawn from the seed's `class-order` stream (van de Ven's code).
+    case seeded
+}
+
+/// Everything that defines a scenario apart from the dataset and the seed.
+public struct ScenarioConfig: Codable, Sendable, Hashable {
+    public var kind: ScenarioKind
+    public var setting: Setting
+    public var tasks: Int
+    public var classOrder: ClassOrder
+    /// Rotated only: the angle of the last task in degrees; task t is rotated by t/(T−1) of it.
+    public var maxAngle: Double
+
+    public init(kind: ScenarioKind, setting: Setting, tasks: Int, classOrder: ClassOrder = .fixed, maxAngle: Double = 180) {
+        self.kind = kind
+        self.setting = setting
+        self.tasks = tasks
+        self.classOrder = classOrder
+        self.maxAngle = maxAngle
+    }
+}
+
+/// A scenario that cannot be built from the given dataset and settings.
+public struct ScenarioError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// How a task's inputs are derived from the dataset's images (pixels scaled to [0, 1]).
+public enum InputTransform: Sendable {
+    case identity
+    /// output[i] = input[source[i]].
+    case permutation([Int32])
+    /// output[i] = Σ_{k<4} weight[4i+k] · input[source[4i+k]] (bilinear resampling; source −1 = 0).
+    case resample(source: [Int32], weight: [Float])
+}
+
+/// One task of a scenario.
+public struct ContinualTask: Sendable {
+    /// 0-based position in the sequence.
+    public let index: Int
+    /// The dataset labels this task trains on.
+    public let classes: [Int]
+    /// Indices into the dataset's train and test splits.
+    public let trainIndices: [Int32]
+    public let testIndices: [Int32]
+    public let transform: InputTransform
+    /// Output unit for each dataset label (−1 where the label is not part of this task).
+    public let target: [Int32]
+    /// Output units that compete while training this task.
+    public let trainMask: [UInt8]
+    /// Output units that compete when evaluating this task, per evaluated setting.
+    public let evalMasks: [Setting: [UInt8]]
+}
+
+/// A dataset cut into a sequence of tasks, with the output layout every method shares.
+///
+/// Label layouts (K = output units, C = dataset classes, T = tasks):
+/// - split task-IL: K = C, units are labels; train and test on the task's classes only.
+/// - split class-IL: K = C; train on the classes seen so far, test on all; also evaluated as task-IL.
+/// - split domain-IL: K = C/T; a label's unit is its position within its task.
+/// - permuted/rotated domain-IL: K = C, a shared head.
+/// - permuted/rotated task-IL: K = C·T, one block of C units per task (a head per task).
+/// - permuted/rotated class-IL: K = C·T, label y of task t is unit y + C·t; also evaluated as task-IL.
+public struct Scenario: Sendable {
+    public let config: ScenarioConfig
+    public let dataset: Dataset
+    public let seed: UInt64
+    public let tasks: [ContinualTask]
+    public let outputCount: Int
+    /// The settings every run of this scenario is evaluated under, the configured one first.
+    public let evalSettings: [Setting]
+    /// The class order (split), the permutations or angles, and the dataset hash, hashed.
+    public let fingerprint: String
+    public var inputCount: Int { dataset.featureCount }
+
+    public init(_ config: ScenarioConfig, dataset: Dataset, seed: UInt64) throws {
+        self.config = config
+        self.dataset = dataset
+        self.seed = seed
+        let C = dataset.classCount, T = config.tasks
+        guard T >= 1 else { throw ScenarioError("a scenario needs at least one task (got \(T))") }
+        var fingerprintParts = ["\(config.kind.rawValue)|\(config.setting.rawValue)|\(T)|\(dataset.sha256)"]
+        var built: [ContinualTask] = []
+        let trainLabels = dataset.train.labels, testLabels = dataset.test.labels
+
+        switch config.kind {
+        case .split:
+            guard C % T == 0, T <= C else {
+                throw ScenarioError("split: \(C) classes cannot be divided into \(T) equal tasks; choose a divisor of \(C)")
+            }
+            var order = Array(0..<C)
+            if config.classOrder == .seeded {
+                var random = RandomStream(seed: seed, purpose: "class-order")
+                random.shuffle(&order)
+            }
+            fingerprintParts.append("order:" + order.map(String.init).joined(separator: ","))
+            let per = C / T
+            outputCount = config.setting == .domain ? per : C
+            var seen = Set<Int>()
+            for t in 0..<T {
+                let classes = Array(order[(t * per)..<((t + 1) * per)])
+                seen.formUnion(classes)
+                var target = [Int32](repeating: -1, count: C)
+                for (position, label) in classes.enumerated() {
+                    target[label] = Int32(config.setting == .domain ? position : label)
+                }
+                let own = Scenario.mask(outputCount, classes.map { Int(target[$0]) })
+                let all = [UInt8](repeating: 1, count: outputCount)
+                let trainMask: [UInt8], evalMasks: [Setting: [UInt8]]
+                switch config.setting {
+                case .task: trainMask = own; evalMasks = [.task: own]
+                case .domain: trainMask = all; evalMasks = [.domain: all]
+                case .class: trainMask = Scenario.mask(outputCount, Array(seen)); evalMasks = [.class: all, .task: own]
+                }
+                let classSet = Set(classes)
+                built.append(ContinualTask(
+                    index: t, classes: classes,
+                    trainIndices: Scenario.indices(of: trainLabels, in: classSet),
+                    testIndices: Scenario.indices(of: testLabels, in: classSet),
+                    transform: .identity, target: target, trainMask: trainMask, evalMasks: evalMasks))
+            }
+        case .permuted, .rotated:
+            outputCount = config.setting == .domain ? C : C * T
+            let allTrain = (0..<dataset.train.count).map(Int32.init), allTest = (0..<dataset.test.count).map(Int32.init)
+            for t in 0..<T {
+                let transform: InputTransform
+                if config.kind == .permuted {
+                    var random = RandomStream(seed: seed, purpose: "permutation", index: t)
+                    let p = random.permutation(dataset.featureCount).map(Int32.init)
+                    transform = .permutation(p)
+                    fingerprintParts.append("perm\(t):" + String(p.prefix(16).map(String.init).joined(separator: ",")) + "#\(p.count)")
+                } else {
+                    let angle = T == 1 ? 0 : config.maxAngle * Double(t) / Double(T - 1)
+                    transform = Scenario.rotation(degrees: angle, height: dataset.height, width: dataset.width)
+                    fingerprintParts.append("angle\(t):\(angle)")
+                }
+                let offset = config.setting == .domain ? 0 : C * t
+                let target = (0..<C).map { Int32($0 + offset) }
+                let own = Scenario.mask(outputCount, Array(offset..<(offset + C)))
+                let all = [UInt8](repeating: 1, count: outputCount)
+                let trainMask: [UInt8], evalMasks: [Setting: [UInt8]]
+                switch config.setting {
+                case .task: trainMask = own; evalMasks = [.task: own]
+                case .domain: trainMask = all; evalMasks = [.domain: all]
+                case .class: trainMask = Scenario.mask(outputCount, Array(0..<(offset + C))); evalMasks = [.class: all, .task: own]
+                }
+                built.append(ContinualTask(
+                    index: t, classes: Array(0..<C), trainIndices: allTrain, testIndices: allTest,
+                    transform: transform, target: target, trainMask: trainMask, evalMasks: evalMasks))
+            }
+        }
+        for task in built where task.trainIndices.isEmpty || task.testIndices.isEmpty {
+            throw ScenarioError("task \(task.index + 1) (classes \(task.classes)) has no \(task.trainIndices.isEmpty ? "training" : "test") samples in \(dataset.name)")
+        }
+        tasks = built
+        evalSettings = config.setting == .class ? [.class, .task] : [config.setting]
+        fingerprint = String(Fingerprint.hex(fingerprintParts.joined(separator: "\n")).prefix(16))
+    }
+
+    static func mask(_ count: Int, _ active: [Int]) -> [UInt8] {
+        var m = [UInt8](repeating: 0, count: count)
+        for a in active { m[a] = 1 }
+        return m
+    }
+
+    static func indices(of labels: [UInt8], in classes: Set<Int>) -> [Int32] {
+        var out: [Int32] = []
+        for (i, l) in labels.enumerated() where classes.contains(Int(l)) { out.append(Int32(i)) }
+        return out
+    }
+
+    /// Bilinear rotation about the image centre, as a resampling map (pixels outside are 0).
+    static func rotation(degrees: Double, height: Int, width: Int) -> InputTransform {
+        let a = degrees * Double.pi / 180, c = _cosd(a), s = _sind(a)
+        let cy = Double(height - 1) / 2, cx = Double(width - 1) / 2
+        var source = [Int32](repeating: -1, count: 4 * height * width)
+        var weight = [Float](repeating: 0, count: 4 * height * width)
+        for y in 0..<height {
+            for x in 0..<width {
+                // Inverse map: where in the input does output (y, x) come from.
+                let dy = Double(y) - cy, dx = Double(x) - cx
+                let sy = c * dy - s * dx + cy, sx = s * dy + c * dx + cx
+                let y0 = Int(sy.rounded(.down)), x0 = Int(sx.rounded(.down))
+                let fy = sy - Double(y0), fx = sx - Double(x0)
+                let taps = [(y0, x0, (1 - fy) * (1 - fx)), (y0, x0 + 1, (1 - fy) * fx),
+                            (y0 + 1, x0, fy * (1 - fx)), (y0 + 1, x0 + 1, fy * fx)]
+                for (k, tap) in taps.enumerated() where tap.0 >= 0 && tap.0 < height && tap.1 >= 0 && tap.1 < width {
+                    let o = 4 * (y * width + x) + k
+                    source[o] = Int32(tap.0 * width + tap.1)
+                    weight[o] = Float(tap.2)
+                }
+            }
+        }
+        return .resample(source: source, weight: weight)
+    }
+
+    /// The outputs that compete for a training sample of task `sampleTask` while task
+    /// `currentTask` is trained: in class-IL every class seen so far (also for replayed or joint
+    /// samples of earlier tasks), otherwise the sample's own task's outputs.
+    public func trainMask(sampleTask: Int, currentTask: Int) -> [UInt8] {
+        config.setting == .class ? tasks[currentTask].trainMask : tasks[sampleTask].trainMask
+    }
+
+    /// Writes the inputs of `rows` samples into x [rows, D] (pixels / 255, then the task's
+    /// transform), their target units into `labels` and, when `masks` is given, their training
+    /// masks [rows, K] for `currentTask` (see `trainMask`). `samples` are (task, dataset index)
+    /// pairs from the train or the test split.
+    @inlinable
+    public func gather(
+        _ samples: UnsafePointer<SampleRef>, rows: Int, test: Bool, currentTask: Int = 0,
+        x: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>, masks: UnsafeMutablePointer<UInt8>?
+    ) {
+        let split = test ? dataset.test : dataset.train
+        let D = dataset.featureCount, K = outputCount
+        split.images.withUnsafeBufferPointer { images in
+            split.labels.withUnsafeBufferPointer { allLabels in
+                for r in 0..<rows {
+                    let ref = samples[r]
+                    let task = tasks[Int(ref.task)]
+                    let image = images.baseAddress! + Int(ref.index) * D
+                    Scenario.apply(task.transform, image: image, into: x + r * D, count: D)
+                    labels[r] = task.target[Int(allLabels[Int(ref.index)])]
+                    if let masks {
+                        let mask = config.setting == .class ? tasks[currentTask].trainMask : task.trainMask
+                        mask.withUnsafeBufferPointer { (masks + r * K).update(from: $0.baseAddress!, count: K) }
+                    }
+                }
+            }
+        }
+    }
+
+    @inlinable
+    static func apply(_ transform: InputTransform, image: UnsafePointer<UInt8>, into x: UnsafeMutablePointer<Float>, count D: Int) {
+        let scale: Float = 1 / 255
+        switch transform {
+        case .identity:
+            for i in 0..<D { x[i] = Float(image[i]) * scale }
+        case .permutation(let p):
+            p.withUnsafeBufferPointer { p in
+                for i in 0..<D { x[i] = Float(image[Int(p[i])]) * scale }
+            }
+        case .resample(let source, let weight):
+            source.withUnsafeBufferPointer { s in
+                weight.withUnsafeBufferPointer { w in
+                    for i in 0..<D {
+                        var v: Float = 0
+                        for k in 0..<4 where s[4 * i + k] >= 0 { v += w[4 * i + k] * Float(image[Int(s[4 * i + k])]) }
+                        x[i] = v * scale
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One sample: which task it belongs to and its index in the dataset split.
+public struct SampleRef: Sendable, Hashable {
+    public var task: Int32
+    public var index: Int32
+    public init(task: Int, index: Int32) {
+        self.task = Int32(task)
+        self.index = index
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+@inline(__always) func _cosd(_ x: Double) -> Double { Glibc.cos(x) }
+@inline(__always) func _sind(_ x: Double) -> Double { Glibc.sin(x) }
+#else
+import Foundation
+@inline(__always) func _cosd(_ x: Double) -> Double { Foundation.cos(x) }
+@inline(__always) func _sind(_ x: Double) -> Double { Foundation.sin(x) }
+#endif

@@ -1,0 +1,249 @@
+import Foundation
+import NeuralNet
+
+/// How a network is trained on each task.
+public struct TrainingConfig: Codable, Sendable, Hashable {
+    /// Hidden layer widths of the MLP.
+    public var hidden: [Int]
+    public var optimizer: OptimizerKind
+    public var learningRate: Double
+    /// Samples from the current task per step.
+    public var batchSize: Int
+    /// Passes over the task's training set (the step count is epochs · ⌈n_task / batch⌉) …
+    public var epochs: Int
+    /// … unless a fixed number of steps per task is given.
+    public var iterations: Int?
+    /// Rows per forward pass when evaluating.
+    public var evalBatchSize: Int
+
+    public init(hidden: [Int] = [400, 400], optimizer: OptimizerKind = .adam, learningRate: Double = 0.001,
+                batchSize: Int = 128, epochs: Int = 1, iterations: Int? = nil, evalBatchSize: Int = 500) {
+        self.hidden = hidden
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.batchSize = batchSize
+        self.epochs = epochs
+        self.iterations = iterations
+        self.evalBatchSize = evalBatchSize
+    }
+
+    /// Optimizer steps for a task with `samples` training samples.
+    public func steps(forTaskOf samples: Int) -> Int {
+        iterations ?? epochs * ((samples + batchSize - 1) / batchSize)
+    }
+}
+
+/// The accuracy matrices and cost figures of one run.
+public struct RunResult: Codable, Sendable {
+    /// R[i][j] per evaluated setting (keyed by `Setting.rawValue`): test accuracy on task j after
+    /// training task i, every i and j (the upper triangle too).
+    public var accuracy: [String: [[Double]]]
+    /// b[j] per evaluated setting: accuracy on task j before any training.
+    public var initial: [String: [Double]]
+    /// Mean training loss over each task's steps.
+    public var taskLoss: [Double]
+    public var trainSeconds: Double
+    public var evalSeconds: Double
+    public var trainedSamples: Int
+    public var trainSamplesPerSecond: Double { trainSeconds > 0 ? Double(trainedSamples) / trainSeconds : 0 }
+    public var parameterCount: Int
+    /// Per component: its cost figures and diagnostics.
+    public var components: [String: [String: Double]]
+}
+
+/// Progress of a run, for the command line.
+public struct TrainingProgress: Sendable {
+    public let task: Int
+    public let tasks: Int
+    public let step: Int
+    public let steps: Int
+    public let samplesPerSecond: Double
+}
+
+/// Trains a network on the tasks of a scenario in order and records the full accuracy matrix.
+///
+/// Before any training it evaluates every task (the b row); after each task it evaluates every
+/// task again (row i of R, upper triangle included). `joint` is the upper-bound baseline: at task
+/// t it trains, with the same number of steps, on batches drawn from the union of tasks 1…t, so
+/// its last row is a model trained on all tasks at once.
+public struct Trainer {
+    public let scenario: Scenario
+    public let config: TrainingConfig
+    public let seed: UInt64
+    public var joint = false
+    public var components: [any Component] = []
+    public var progress: (@Sendable (TrainingProgress) -> Void)?
+
+    public init(scenario: Scenario, config: TrainingConfig, seed: UInt64) {
+        self.scenario = scenario
+        self.config = config
+        self.seed = seed
+    }
+
+    /// Rows a batch may hold: the task's batch and as many appended rows.
+    var batchCapacity: Int { 2 * config.batchSize }
+
+    /// Builds the network every method of this seed starts from (same weights for the same seed).
+    public func makeNetwork() -> MLP {
+        var random = RandomStream(seed: seed, purpose: "init")
+        return MLP(inputs: scenario.inputCount, hidden: config.hidden, outputs: scenario.outputCount,
+                   capacity: max(batchCapacity, config.evalBatchSize), random: &random)
+    }
+
+    public func run() -> RunResult {
+        let network = makeNetwork()
+        let optimizer = makeOptimizer(config.optimizer, learningRate: Float(config.learningRate), parameterCount: network.parameters.count)
+        return run(network: network, optimizer: optimizer)
+    }
+
+    public func run(network: any Network, optimizer: any Optimizer) -> RunResult {
+        let T = scenario.tasks.count
+        let context = TrainingContext(scenario: scenario, network: network, optimizer: optimizer, seed: seed)
+        let batch = Batch(capacity: batchCapacity, inputCount: scenario.inputCount, outputCount: scenario.outputCount)
+        let evaluator = Evaluator(scenario: scenario, capacity: min(network.capacity, config.evalBatchSize))
+        let dLogits = Matrix(rows: batchCapacity, columns: scenario.outputCount)
+
+        var evalSeconds = 0.0, trainSeconds = 0.0
+        var clock = Clock()
+        var initial: [String: [Double]] = [:]
+        var accuracy: [String: [[Double]]] = [:]
+        for (setting, row) in evaluator.evaluate(network) { initial[setting.rawValue] = row; accuracy[setting.rawValue] = [] }
+        evalSeconds += clock.lap()
+
+        var taskLoss: [Double] = []
+        var trained = 0
+        for t in 0..<T {
+            var pool: [SampleRef] = []
+            for s in (joint ? 0...t : t...t) {
+                pool += scenario.tasks[s].trainIndices.map { SampleRef(task: s, index: $0) }
+            }
+            context.task = t
+            context.taskStep = 0
+            context.taskSamples = scenario.tasks[t].trainIndices.map { SampleRef(task: t, index: $0) }
+            for c in components { c.beforeTask(context) }
+            var sampler = BatchSampler(pool: pool, random: RandomStream(seed: seed, purpose: "batches", index: t))
+            let steps = config.steps(forTaskOf: scenario.tasks[t].trainIndices.count)
+            var lossSum = 0.0
+            let started = clock.now
+            for step in 0..<steps {
+                for c in components { c.beforeStep(context) }
+                batch.count = 0
+                sampler.fill(batch, rows: config.batchSize)
+                batch.current = batch.count
+                batch.weigh(currentShare: 1)
+                for c in components { c.augment(batch, context) }
+                scenario.gather(batch.refs, rows: batch.count, test: false, currentTask: t, x: batch.inputs.data, labels: batch.labels, masks: batch.masks)
+
+                network.parameters.zeroGradients()
+                let logits = network.forward(batch.inputs.data, rows: batch.count)
+                var loss = SoftmaxCrossEntropy.lossAndGradient(
+                    logits: logits, labels: batch.labels, mask: batch.masks, weights: batch.weights,
+                    rows: batch.count, classes: scenario.outputCount, gradient: dLogits.data)
+                network.backward(batch.inputs.data, outputGradient: dLogits.data, rows: batch.count)
+                for c in components { loss += c.addPenalty(context) }
+                optimizer.step(network.parameters)
+                context.step += 1
+                context.taskStep += 1
+                for c in components { c.afterStep(context) }
+                lossSum += Double(loss)
+                trained += batch.count
+                if let progress, step % 50 == 49 || step == steps - 1 {
+                    let rate = Double(config.batchSize * (step + 1)) / max(clock.now - started, 1e-9)
+                    progress(TrainingProgress(task: t, tasks: T, step: step + 1, steps: steps, samplesPerSecond: rate))
+                }
+            }
+            taskLoss.append(steps > 0 ? lossSum / Double(steps) : 0)
+            for c in components { c.afterTask(context) }
+            trainSeconds += clock.lap()
+            for (setting, row) in evaluator.evaluate(network) { accuracy[setting.rawValue]!.append(row) }
+            evalSeconds += clock.lap()
+        }
+        var reports: [String: [String: Double]] = [:]
+        for c in components { reports[c.key] = c.report() }
+        return RunResult(accuracy: accuracy, initial: initial, taskLoss: taskLoss, trainSeconds: trainSeconds,
+                         evalSeconds: evalSeconds, trainedSamples: trained,
+                         parameterCount: network.parameters.count, components: reports)
+    }
+}
+
+/// Draws batches by cycling through the pool in a fresh random order each pass.
+struct BatchSampler {
+    var pool: [SampleRef]
+    var random: RandomStream
+    var position = 0
+
+    init(pool: [SampleRef], random: RandomStream) {
+        self.pool = pool
+        self.random = random
+        self.random.shuffle(&self.pool)
+    }
+
+    mutating func fill(_ batch: Batch, rows: Int) {
+        for _ in 0..<rows {
+            if position == pool.count {
+                random.shuffle(&pool)
+                position = 0
+            }
+            batch.append(pool[position])
+            position += 1
+        }
+    }
+}
+
+/// Accuracy of a network on every task's test set, under each of the scenario's settings.
+public struct Evaluator {
+    public let scenario: Scenario
+    let batch: Batch
+
+    public init(scenario: Scenario, capacity: Int) {
+        self.scenario = scenario
+        batch = Batch(capacity: capacity, inputCount: scenario.inputCount, outputCount: scenario.outputCount)
+    }
+
+    /// Per setting, the accuracy on each task (fraction of test samples whose arg-max over the
+    /// setting's active outputs is the target).
+    public func evaluate(_ network: any Network) -> [(Setting, [Double])] {
+        let K = scenario.outputCount
+        var correct = [[Int]](repeating: [Int](repeating: 0, count: scenario.tasks.count), count: scenario.evalSettings.count)
+        for task in scenario.tasks {
+            var start = 0
+            let indices = task.testIndices
+            while start < indices.count {
+                let rows = min(batch.capacity, indices.count - start)
+                for r in 0..<rows { batch.refs[r] = SampleRef(task: task.index, index: indices[start + r]) }
+                scenario.gather(batch.refs, rows: rows, test: true, x: batch.inputs.data, labels: batch.labels, masks: nil)
+                let logits = network.forward(batch.inputs.data, rows: rows)
+                for (s, setting) in scenario.evalSettings.enumerated() {
+                    let mask = task.evalMasks[setting]!
+                    var hits = 0
+                    mask.withUnsafeBufferPointer { m in
+                        for r in 0..<rows where Kernels.argmax(logits + r * K, K, mask: m.baseAddress!) == Int(batch.labels[r]) {
+                            hits += 1
+                        }
+                    }
+                    correct[s][task.index] += hits
+                }
+                start += rows
+            }
+        }
+        return scenario.evalSettings.enumerated().map { s, setting in
+            (setting, scenario.tasks.map { Double(correct[s][$0.index]) / Double($0.testIndices.count) })
+        }
+    }
+}
+
+/// Wall-clock laps.
+struct Clock {
+    private var last = Clock.seconds()
+    var now: Double { Clock.seconds() }
+    mutating func lap() -> Double {
+        let t = Clock.seconds()
+        defer { last = t }
+        return t - last
+    }
+    static func seconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+}

@@ -1,0 +1,96 @@
+import Continual
+import Foundation
+
+/// The tables made from a set of run records: the long-format matrix, the per-method summary
+/// with confidence intervals, and the Markdown table printed at the end of a run.
+public struct Aggregate: Sendable {
+    public let experiment: String
+    public let records: [RunRecord]
+    /// Methods in the order they were configured.
+    public let methods: [String]
+
+    public init(experiment: String, records: [RunRecord], methods: [String]) {
+        self.experiment = experiment
+        self.records = records
+        self.methods = methods
+    }
+
+    var settings: [String] { records.first?.evalSettings ?? [] }
+
+    func runs(_ method: String) -> [RunRecord] { records.filter { $0.method == method }.sorted { $0.seed < $1.seed } }
+
+    /// `method,seed,eval,after_task,task,accuracy`; after_task 0 is the evaluation before any
+    /// training; tasks are numbered from 1.
+    public var matrixCSV: String {
+        var lines = ["method,seed,eval,after_task,task,accuracy"]
+        for method in methods {
+            for run in runs(method) {
+                for setting in settings {
+                    let b = run.result.initial[setting] ?? [], R = run.result.accuracy[setting] ?? []
+                    for (j, a) in b.enumerated() { lines.append("\(method),\(run.seed),\(setting),0,\(j + 1),\(format(a))") }
+                    for (i, row) in R.enumerated() {
+                        for (j, a) in row.enumerated() { lines.append("\(method),\(run.seed),\(setting),\(i + 1),\(j + 1),\(format(a))") }
+                    }
+                }
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Per (method, setting, metric): the summary over seeds.
+    public var summaries: [(method: String, setting: String, metric: String, summary: Summary)] {
+        var out: [(String, String, String, Summary)] = []
+        for method in methods {
+            let rs = runs(method)
+            for setting in settings {
+                for metric in MetricSet.names {
+                    let values = rs.compactMap { $0.metrics[setting]?.value(named: metric) }
+                    if !values.isEmpty { out.append((method, setting, metric, Summary(values))) }
+                }
+            }
+        }
+        return out
+    }
+
+    /// `experiment,method,eval,metric,mean,std,sem,ci_low,ci_high,n`.
+    public var summaryCSV: String {
+        var lines = ["experiment,method,eval,metric,mean,std,sem,ci_low,ci_high,n"]
+        for s in summaries {
+            let x = s.summary
+            lines.append([experiment, s.method, s.setting, s.metric, format(x.mean), format(x.std), format(x.sem),
+                          format(x.ciLow), format(x.ciHigh), String(x.n)].joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A Markdown table per evaluated setting: mean ± 95% CI half-width in percent, over seeds.
+    public var markdown: String {
+        let metrics = ["acc", "bwt", "fwt", "forgetting"]
+        var out = ""
+        let all = summaries
+        for setting in settings {
+            out += "\n\(experiment) — \(setting), mean ± 95% CI over seeds (%)\n\n"
+            out += "| method | n | ACC | BWT | FWT | forgetting |\n|---|---|---|---|---|---|\n"
+            for method in methods {
+                var cells: [String] = []
+                var n = 0
+                for metric in metrics {
+                    if let s = all.first(where: { $0.method == method && $0.setting == setting && $0.metric == metric })?.summary {
+                        n = s.n
+                        let half = s.ciHigh.map { ($0 - s.mean) * 100 }
+                        cells.append(String(format: "%.2f", s.mean * 100) + (half.map { String(format: " ± %.2f", $0) } ?? ""))
+                    } else {
+                        cells.append("–")
+                    }
+                }
+                out += "| \(method) | \(n) | " + cells.joined(separator: " | ") + " |\n"
+            }
+        }
+        return out
+    }
+
+    private func format(_ x: Double?) -> String {
+        guard let x else { return "" }
+        return String(format: "%.6f", x)
+    }
+}

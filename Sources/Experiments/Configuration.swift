@@ -1,0 +1,101 @@
+import Continual
+import Foundation
+import NeuralNet
+
+/// The program's version, recorded in every result file.
+public enum Turritopsis {
+    public static let version = "0.1.0"
+}
+
+/// One experiment: a scenario on a dataset, how to train, which methods, which seeds.
+///
+/// A configuration is a plain Codable value, validated once (`validate()`), and presets are
+/// values of it. An ablation is a variation of one value; the CLI only parses and hands over.
+public struct ExperimentConfig: Codable, Sendable, Hashable {
+    /// The experiment's name: the folder under the output directory.
+    public var name: String
+    /// A catalog name (`mnist-mini`, `mnist`, …) or a folder holding the four IDX files.
+    public var dataset: String
+    public var scenario: ScenarioConfig
+    public var training: TrainingConfig
+    /// Methods to run, each `finetune`, `joint`, or (later) a set of components.
+    public var methods: [String]
+    public var seeds: [Int]
+    /// OpenBLAS threads per process.
+    public var threads: Int
+
+    public init(name: String, dataset: String, scenario: ScenarioConfig, training: TrainingConfig,
+                methods: [String], seeds: [Int], threads: Int = 1) {
+        self.name = name
+        self.dataset = dataset
+        self.scenario = scenario
+        self.training = training
+        self.methods = methods
+        self.seeds = seeds
+        self.threads = threads
+    }
+
+    /// The baselines every table carries.
+    public static let baselines = ["finetune", "joint"]
+
+    /// Checks every setting that does not need the data; throws a `ConfigError` naming the field.
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw ConfigError(message) } }
+        try check(!name.isEmpty && !name.contains("/") && name != "." && name != "..", "the experiment name '\(name)' must be a plain folder name")
+        try check(scenario.tasks >= 1, "--tasks must be at least 1 (got \(scenario.tasks))")
+        try check(training.batchSize >= 1, "--batch-size must be at least 1 (got \(training.batchSize))")
+        try check(training.epochs >= 1 || (training.iterations ?? 0) >= 1, "--epochs or --iterations must be at least 1")
+        try check(training.iterations.map { $0 >= 1 } ?? true, "--iterations must be at least 1 (got \(training.iterations ?? 0))")
+        try check(training.learningRate > 0 && training.learningRate.isFinite, "--lr must be a positive number (got \(training.learningRate))")
+        try check(training.hidden.allSatisfy { $0 >= 1 }, "--hidden widths must be positive (got \(training.hidden))")
+        try check(training.evalBatchSize >= 1, "the evaluation batch size must be positive")
+        try check(!seeds.isEmpty, "--seeds needs at least one seed")
+        try check(Set(seeds).count == seeds.count, "--seeds lists a seed twice: \(seeds)")
+        try check(seeds.allSatisfy { $0 >= 0 }, "seeds must be non-negative (got \(seeds))")
+        try check(!methods.isEmpty, "--method needs at least one method")
+        for m in methods { try check(Self.baselines.contains(m), "unknown method '\(m)'; known: \(Self.baselines.joined(separator: ", "))") }
+        try check(threads >= 1 && threads <= 64, "--threads must be between 1 and 64 (got \(threads))")
+        if scenario.kind == .rotated { try check(scenario.maxAngle.isFinite, "the rotation angle must be finite") }
+    }
+}
+
+/// An invalid configuration value; the message names the option and the value.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Named starting points for experiments.
+public enum Preset: String, CaseIterable, Sendable {
+    /// The default: split mnist-mini (committed), class-IL, 5 tasks, 3 seeds; about a minute.
+    case quick
+    /// Split MNIST as van de Ven & Tolias 2019: 784-400-400-10, Adam (lr 0.001), batch 128,
+    /// 2000 iterations per task, 5 tasks, class order drawn per seed, 20 seeds.
+    case paper
+    /// Permuted MNIST as van de Ven & Tolias 2019: 784-1000-1000-10, Adam (lr 0.0001), batch 128,
+    /// 5000 iterations per task, 10 tasks, 5 seeds (the images are not padded to 32×32).
+    case paperPermuted = "paper-permuted"
+
+    public var config: ExperimentConfig {
+        switch self {
+        case .quick:
+            return ExperimentConfig(
+                name: "quick", dataset: "mnist-mini",
+                scenario: ScenarioConfig(kind: .split, setting: .class, tasks: 5, classOrder: .fixed),
+                training: TrainingConfig(hidden: [400, 400], optimizer: .adam, learningRate: 0.001, batchSize: 128, epochs: 10),
+                methods: ["finetune", "joint"], seeds: [1, 2, 3])
+        case .paper:
+            return ExperimentConfig(
+                name: "paper", dataset: "mnist",
+                scenario: ScenarioConfig(kind: .split, setting: .class, tasks: 5, classOrder: .seeded),
+                training: TrainingConfig(hidden: [400, 400], optimizer: .adam, learningRate: 0.001, batchSize: 128, iterations: 2000),
+                methods: ["finetune", "joint"], seeds: Array(1...20))
+        case .paperPermuted:
+            return ExperimentConfig(
+                name: "paper-permuted", dataset: "mnist",
+                scenario: ScenarioConfig(kind: .permuted, setting: .domain, tasks: 10),
+                training: TrainingConfig(hidden: [1000, 1000], optimizer: .adam, learningRate: 0.0001, batchSize: 128, iterations: 5000),
+                methods: ["finetune", "joint"], seeds: Array(1...5))
+        }
+    }
+}

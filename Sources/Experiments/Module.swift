@@ -1,1 +1,0 @@
-// The Experiments module of Turritopsis; see docs/ARCHITECTURE.md.

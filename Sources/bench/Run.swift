@@ -1,0 +1,136 @@
+import ArgumentParser
+import Continual
+import Experiments
+import Foundation
+import NeuralNet
+
+/// Seeds given as a count (`3` → 1,2,3), a range (`4..8`) or a list (`1,5,9`).
+struct SeedList: ExpressibleByArgument {
+    var seeds: [Int]
+    init?(argument: String) {
+        if argument.contains(",") {
+            let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.allSatisfy({ $0 != nil }), !parts.isEmpty else { return nil }
+            seeds = parts.map { $0! }
+        } else if let r = argument.range(of: "..") {
+            guard let lo = Int(argument[..<r.lowerBound]), let hi = Int(argument[r.upperBound...]), lo <= hi else { return nil }
+            seeds = Array(lo...hi)
+        } else {
+            guard let n = Int(argument), n >= 1 else { return nil }
+            seeds = Array(1...n)
+        }
+    }
+}
+
+/// Hidden widths such as `400,400`.
+struct Widths: ExpressibleByArgument {
+    var widths: [Int]
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { Int($0) }
+        guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) >= 1 }) else { return nil }
+        widths = parts.map { $0! }
+    }
+}
+
+extension Setting: ExpressibleByArgument {}
+extension ScenarioKind: ExpressibleByArgument {}
+extension ClassOrder: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+extension Preset: ExpressibleByArgument {}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run an experiment (the default command) and write results/<experiment>/.",
+        discussion: """
+            Starts from a preset (default: quick — split mnist-mini, class-IL, 5 tasks, 3 seeds) and \
+            applies the options given. Prints a table of ACC, BWT, FWT and forgetting (mean ± 95% CI \
+            over seeds) and writes runs/*.json, matrix.csv and summary.csv. Cells whose result file \
+            exists are not run again.
+            """)
+
+    @Option(help: "Starting configuration: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var preset: Preset = .quick
+    @Option(help: "Experiment name: the folder under --out (default: the preset's name).")
+    var name: String?
+    @Option(help: "Dataset: a catalog name (mnist-mini, mnist-partial, mnist, fashion-mnist, kmnist) or a folder holding the four IDX files.")
+    var dataset: String?
+    @Option(help: "Folder to look for datasets in first (DIR/<name>/ or DIR itself).")
+    var dataDir: String?
+    @Option(help: "Scenario: split, permuted or rotated.")
+    var scenario: ScenarioKind?
+    @Option(help: "What is known at test time: task, domain or class.")
+    var setting: Setting?
+    @Option(help: "Number of tasks.")
+    var tasks: Int?
+    @Option(help: "Split only: class order, fixed or seeded.")
+    var classOrder: ClassOrder?
+    @Option(help: "Passes over each task's training set.")
+    var epochs: Int?
+    @Option(help: "Optimizer steps per task (overrides --epochs).")
+    var iterations: Int?
+    @Option(help: "Samples per step from the current task.")
+    var batchSize: Int?
+    @Option(help: "Learning rate.")
+    var lr: Double?
+    @Option(help: "Optimizer: sgd or adam.")
+    var optimizer: OptimizerKind?
+    @Option(help: "Hidden layer widths, e.g. 400,400.")
+    var hidden: Widths?
+    @Option(help: "Seeds: a count (3 → 1,2,3), a range (4..8) or a list (1,5,9).")
+    var seeds: SeedList?
+    @Option(parsing: .upToNextOption, help: "Methods to run: finetune, joint (several allowed).")
+    var method: [String] = []
+    @Option(help: "OpenBLAS threads.")
+    var threads: Int?
+    @Option(help: "Output folder; results go to <out>/<experiment>/.")
+    var out: String = "results"
+    @Flag(help: "Print the configuration as JSON and exit without running.")
+    var dryRun = false
+
+    /// The preset with every given option applied.
+    func makeConfig() -> ExperimentConfig {
+        var c = preset.config
+        if let name { c.name = name }
+        if let dataset { c.dataset = dataset }
+        if let scenario {
+            c.scenario.kind = scenario
+            if scenario != .split, setting == nil { c.scenario.setting = .domain }
+            if tasks == nil { c.scenario.tasks = scenario == .split ? 5 : 10 }
+        }
+        if let setting { c.scenario.setting = setting }
+        if let tasks { c.scenario.tasks = tasks }
+        if let classOrder { c.scenario.classOrder = classOrder }
+        if let epochs { c.training.epochs = epochs; c.training.iterations = nil }
+        if let iterations { c.training.iterations = iterations }
+        if let batchSize { c.training.batchSize = batchSize }
+        if let lr { c.training.learningRate = lr }
+        if let optimizer { c.training.optimizer = optimizer }
+        if let hidden { c.training.hidden = hidden.widths }
+        if let seeds { c.seeds = seeds.seeds }
+        if !method.isEmpty { c.methods = method.flatMap { $0.split(separator: ",").map(String.init) } }
+        if let threads { c.threads = threads }
+        return c
+    }
+
+    func validate() throws {
+        do { try makeConfig().validate() } catch let error as ConfigError { throw ValidationError(error.description) }
+    }
+
+    func run() throws {
+        let config = makeConfig()
+        if dryRun {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(config), as: UTF8.self))
+            return
+        }
+        try reportingErrors {
+            var runner = Runner(config: config, outputDirectory: URL(fileURLWithPath: out), dataDirectory: dataDir)
+            runner.log = { printError($0) }
+            let started = Date()
+            let outcome = try runner.run()
+            print(outcome.aggregate.markdown)
+            print("results: \(outcome.directory.path) (\(outcome.ran.count) cells run, \(outcome.skipped.count) already done, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+        }
+    }
+}
