@@ -228,6 +228,7 @@ public struct MetricSet: Codable, Sendable, Equatable {
         case averageIncrementalAccuracy = "avg_incremental_acc"
     }
 
+    /// The JSON keys are the same stable names.
     typealias CodingKeys = Key
 
     /// The stable snake_case names, in `Key.allCases` order:
