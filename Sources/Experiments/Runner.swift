@@ -40,7 +40,7 @@ public struct Runner {
     @discardableResult
     public func run() throws -> Outcome {
         try config.validate()
-        let dataset = try DatasetLoader.load(config.dataset, dataDirectory: dataDirectory, environment: environment)
+        let dataset = try Dataset.load(config.dataset, dataDirectory: dataDirectory, environment: environment, verifyChecksums: true)
         var scenarios: [Int: Scenario] = [:]
         for seed in config.seeds {
             scenarios[seed] = try Scenario(config.scenario, dataset: dataset, seed: UInt64(seed))

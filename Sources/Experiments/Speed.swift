@@ -1,0 +1,86 @@
+import Continual
+import Datasets
+import Foundation
+import NeuralNet
+
+/// Training and evaluation throughput of the real training loop on synthetic data, beside the
+/// sgemm throughput of the same machine, measured in one run so they can be compared.
+public struct SpeedReport: Sendable {
+    public var hidden: [Int]
+    public var batchSize: Int
+    public var threads: Int
+    /// Median over repeats of samples per second.
+    public var trainSamplesPerSecond: Double
+    public var evalSamplesPerSecond: Double
+    /// Median sgemm GFLOP/s over the forward, weight-gradient and input-gradient shapes of the MLP.
+    public var sgemmGFLOPS: Double
+    /// Floating-point operations of one training sample (forward, weight and input gradients).
+    public var flopsPerTrainSample: Double
+    /// Samples/s if every step were sgemm at `sgemmGFLOPS` and nothing else.
+    public var sgemmBoundSamplesPerSecond: Double { sgemmGFLOPS * 1e9 / flopsPerTrainSample }
+
+    /// Measures `repeats` rounds of `steps` SGD steps and one pass over 4,096 test samples, on
+    /// 28×28 synthetic images with 10 classes, taking the median of the rounds.
+    public static func measure(hidden: [Int], batchSize: Int, threads: Int, steps: Int = 100, repeats: Int = 5) throws -> SpeedReport {
+        BLAS.setThreads(threads)
+        var random = RandomStream(seed: 1, purpose: "speed-data")
+        func split(_ n: Int) -> DatasetSplit {
+            DatasetSplit(images: (0..<(n * 784)).map { _ in UInt8(random.nextInt(below: 256)) },
+                         labels: (0..<n).map { _ in UInt8(random.nextInt(below: 10)) }, count: n)
+        }
+        let dataset = Dataset(name: "synthetic", directory: "", train: split(8192), test: split(4096),
+                              height: 28, width: 28, classCount: 10, sha256: "synthetic", files: [])
+        let scenario = try Scenario(ScenarioConfig(kind: .split, setting: .domain, tasks: 1), dataset: dataset, seed: 1)
+        let config = TrainingConfig(hidden: hidden, optimizer: .sgd, learningRate: 0.01, batchSize: batchSize, iterations: steps, evalBatchSize: 512)
+        let trainer = Trainer(scenario: scenario, config: config, seed: 1)
+        let network = trainer.makeNetwork()
+        let optimizer = SGD(learningRate: 0.01, parameterCount: network.parameters.count)
+        let evaluator = Evaluator(scenario: scenario, capacity: 512)
+        var train: [Double] = [], eval: [Double] = []
+        _ = trainer.run(network: network, optimizer: optimizer)  // warm-up
+        for _ in 0..<repeats {
+            train.append(trainer.run(network: network, optimizer: optimizer).trainSamplesPerSecond)
+            let t0 = now()
+            _ = evaluator.evaluate(network)
+            eval.append(4096 / (now() - t0))
+        }
+        let widths = [784] + hidden + [10]
+        var flops = 0.0, gemm: [Double] = []
+        for l in 0..<(widths.count - 1) {
+            let d = widths[l], h = widths[l + 1]
+            flops += 2 * Double(d * h) * (l == 0 ? 2 : 3)
+            gemm.append(sgemmGFLOPS(m: batchSize, n: h, k: d, transA: false, transB: false))
+            gemm.append(sgemmGFLOPS(m: d, n: h, k: batchSize, transA: true, transB: false))
+            if l > 0 { gemm.append(sgemmGFLOPS(m: batchSize, n: d, k: h, transA: false, transB: true)) }
+        }
+        return SpeedReport(hidden: hidden, batchSize: batchSize, threads: threads,
+                           trainSamplesPerSecond: median(train), evalSamplesPerSecond: median(eval),
+                           sgemmGFLOPS: median(gemm), flopsPerTrainSample: flops)
+    }
+
+    static func sgemmGFLOPS(m: Int, n: Int, k: Int, transA: Bool, transB: Bool) -> Double {
+        let a = Matrix(rows: transA ? k : m, columns: transA ? m : k)
+        let b = Matrix(rows: transB ? n : k, columns: transB ? k : n)
+        let c = Matrix(rows: m, columns: n)
+        for i in 0..<a.count { a.data[i] = Float(i % 7) * 0.1 }
+        for i in 0..<b.count { b.data[i] = Float(i % 5) * 0.1 }
+        var times: [Double] = []
+        for _ in 0..<25 {
+            let t0 = now()
+            BLAS.gemm(a, transposed: transA, b, transposed: transB, into: c)
+            times.append(now() - t0)
+        }
+        return 2 * Double(m * n * k) / median(Array(times.dropFirst(5))) / 1e9
+    }
+
+    static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Experiments
+import Foundation
+
+struct Speed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure training and evaluation throughput on synthetic 28×28 data.",
+        discussion: """
+            Trains an MLP with SGD through the same training loop as real runs, on synthetic data, \
+            and times sgemm at the same shapes in the same process. The last two lines are \
+            train_samples_per_s and eval_samples_per_s (medians over the rounds).
+            """)
+
+    @Option(help: "Hidden layer widths.") var hidden: Widths = Widths(argument: "400,400")!
+    @Option(help: "Samples per step.") var batchSize: Int = 128
+    @Option(help: "OpenBLAS threads.") var threads: Int = 1
+    @Option(help: "Steps per round.") var steps: Int = 100
+    @Option(help: "Rounds (the median is reported).") var repeats: Int = 5
+
+    func validate() throws {
+        guard batchSize >= 1, threads >= 1, steps >= 1, repeats >= 1 else {
+            throw ValidationError("--batch-size, --threads, --steps and --repeats must be at least 1")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let r = try SpeedReport.measure(hidden: hidden.widths, batchSize: batchSize, threads: threads, steps: steps, repeats: repeats)
+            print("mlp: 784-\(r.hidden.map(String.init).joined(separator: "-"))-10, batch \(r.batchSize), SGD, \(r.threads) BLAS thread(s)")
+            print(String(format: "sgemm_gflops: %.1f", r.sgemmGFLOPS))
+            print(String(format: "sgemm_bound_samples_per_s: %.0f", r.sgemmBoundSamplesPerSecond))
+            print(String(format: "ratio_to_bound: %.2f", r.trainSamplesPerSecond / r.sgemmBoundSamplesPerSecond))
+            print(String(format: "train_samples_per_s: %.0f", r.trainSamplesPerSecond))
+            print(String(format: "eval_samples_per_s: %.0f", r.evalSamplesPerSecond))
+        }
+    }
+}
