@@ -112,6 +112,12 @@ import Testing
             .countMismatch(imagesPath: paths[.testImages]!, imageCount: 4, labelsPath: paths[.testLabels]!, labelCount: 3),
             naming: [paths[.testImages]!, paths[.testLabels]!, "4 images", "3 labels"]
         ) { try Dataset.load(folder, dataDirectory: nil, environment: [:], verifyChecksums: false) }
+        // More labels than images is as wrong as fewer.
+        try ToyDataset(testLabelCount: 5).write(into: folder)
+        expectError(
+            .countMismatch(imagesPath: paths[.testImages]!, imageCount: 4, labelsPath: paths[.testLabels]!, labelCount: 5),
+            naming: [paths[.testImages]!, paths[.testLabels]!]
+        ) { try Dataset.load(folder, dataDirectory: nil, environment: [:], verifyChecksums: false) }
     }
 
     @Test func labelsMustBeBelowTheClassCount() throws {
