@@ -92,16 +92,18 @@ import Testing
 @Suite struct IDXRejectionTests {
     let good = idxBytes(dimensions: [3, 5, 7], elements: pattern(105))
 
-    @Test(arguments: [false, true])
-    func wrongMagicNumber(gzip: Bool) throws {
+    /// Either of the first two bytes being non-zero is a wrong magic number, compressed or not.
+    @Test(arguments: [false, true], [[UInt8(0x08), 0x03], [0x00, 0x01], [0x01, 0x00]])
+    func wrongMagicNumber(gzip: Bool, start: [UInt8]) throws {
         let tmp = try TemporaryFolder()
         defer { tmp.remove() }
         let path = tmp.file("bad-magic")
         var bytes = good
-        bytes[0] = 0x08
-        bytes[1] = 0x03
+        bytes[0] = start[0]
+        bytes[1] = start[1]
         if gzip { try writeGzip(bytes, to: path) } else { try writeBytes(bytes, to: path) }
-        expectError(.badMagic(path: path, found: [0x08, 0x03, 0x08, 0x03]), naming: [path, "08 03 08 03"]) {
+        let found = start + [0x08, 0x03]
+        expectError(.badMagic(path: path, found: found), naming: [path, "found \(found.map { String(format: "%02x", $0) }.joined(separator: " "))"]) {
             try readIDX(path: path)
         }
     }
