@@ -1,0 +1,106 @@
+import Continual
+import Foundation
+import Testing
+@testable import Experiments
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+func temporaryFolder(_ name: String) -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("turritopsis-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// A two-seed experiment on the committed mnist-mini that takes a second or two.
+func tinyConfig() -> ExperimentConfig {
+    ExperimentConfig(
+        name: "tiny", dataset: repositoryRoot + "/datasets/mnist-mini",
+        scenario: ScenarioConfig(kind: .split, setting: .class, tasks: 5),
+        training: TrainingConfig(hidden: [16], optimizer: .adam, learningRate: 0.002, batchSize: 64, epochs: 1),
+        methods: ["finetune", "joint"], seeds: [1, 2])
+}
+
+@Suite struct RunnerTests {
+    @Test func writesRecordsTablesAndResumesWithoutRunningTwice() throws {
+        let out = temporaryFolder("runner")
+        let runner = Runner(config: tinyConfig(), outputDirectory: out, environment: [:])
+        let first = try runner.run()
+        #expect(first.ran.count == 4 && first.skipped.isEmpty)
+        let folder = out.appendingPathComponent("tiny")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("runs").path)
+        #expect(runs.filter { $0.hasSuffix(".json") }.count == 4)
+        #expect(!runs.contains { $0.hasPrefix(".") }, "no temporary files are left")
+        let matrix = try String(contentsOf: folder.appendingPathComponent("matrix.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(matrix[0] == "method,seed,eval,after_task,task,accuracy")
+        // 2 methods × 2 seeds × 2 settings (class-il, task-il) × (1 + 5 rows) × 5 tasks
+        #expect(matrix.count == 1 + 2 * 2 * 2 * 6 * 5)
+        let summary = try String(contentsOf: folder.appendingPathComponent("summary.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(summary[0] == "experiment,method,eval,metric,mean,std,sem,ci_low,ci_high,n")
+        #expect(summary.contains { $0.hasPrefix("tiny,finetune,class-il,bwt,") })
+        let manifest = try JSONDecoder().decode(ExperimentManifest.self, from: Data(contentsOf: folder.appendingPathComponent("experiment.json")))
+        #expect(manifest.dataset.name == "mnist-mini" && manifest.methods == ["finetune", "joint"])
+
+        // Run again: every cell is found and none is run; the tables are identical.
+        let second = try runner.run()
+        #expect(second.ran.isEmpty && second.skipped.count == 4)
+        let again = try String(contentsOf: folder.appendingPathComponent("matrix.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(again == matrix)
+
+        // Add a seed: only its two cells run.
+        var more = tinyConfig()
+        more.seeds = [1, 2, 3]
+        let third = try Runner(config: more, outputDirectory: out, environment: [:]).run()
+        #expect(third.ran.count == 2 && third.skipped.count == 4)
+    }
+
+    @Test func badDatasetLeavesNothingBehind() throws {
+        let out = temporaryFolder("bad")
+        var config = tinyConfig()
+        config.dataset = "no-such-dataset"
+        #expect(throws: (any Error).self) { try Runner(config: config, outputDirectory: out, environment: [:]).run() }
+        config.dataset = out.path  // an empty folder
+        #expect(throws: (any Error).self) { try Runner(config: config, outputDirectory: out, environment: [:]).run() }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).isEmpty)
+    }
+
+    @Test func invalidSettingsAreRejectedBeforeAnyWork() {
+        var c = tinyConfig()
+        c.training.batchSize = 0
+        #expect(throws: ConfigError.self) { try c.validate() }
+        c = tinyConfig(); c.seeds = [1, 1]
+        #expect(throws: ConfigError.self) { try c.validate() }
+        c = tinyConfig(); c.methods = ["magic"]
+        #expect(throws: ConfigError.self) { try c.validate() }
+        c = tinyConfig(); c.name = "../escape"
+        #expect(throws: ConfigError.self) { try c.validate() }
+        #expect(throws: Never.self) { try tinyConfig().validate() }
+        for preset in Preset.allCases { #expect(throws: Never.self) { try preset.config.validate() } }
+    }
+}
+
+@Suite struct StampTests {
+    let base = Cell(datasetSHA256: "abc", scenario: ScenarioConfig(kind: .split, setting: .class, tasks: 5),
+                    training: TrainingConfig(), method: "finetune", seed: 1)
+
+    @Test func stampsAreStable() {
+        #expect(base.stamp == base.stamp)
+        #expect(base.stamp.hasPrefix("finetune-s1-"))
+        #expect(base.stamp.count == "finetune-s1-".count + 12)
+    }
+
+    @Test func anySettingChangesTheStamp() {
+        var variants: [Cell] = []
+        var c = base; c.seed = 2; variants.append(c)
+        c = base; c.method = "joint"; variants.append(c)
+        c = base; c.datasetSHA256 = "abd"; variants.append(c)
+        c = base; c.scenario.tasks = 2; variants.append(c)
+        c = base; c.scenario.setting = .task; variants.append(c)
+        c = base; c.scenario.classOrder = .seeded; variants.append(c)
+        c = base; c.training.learningRate = 0.0011; variants.append(c)
+        c = base; c.training.hidden = [400]; variants.append(c)
+        c = base; c.training.iterations = 10; variants.append(c)
+        c = base; c.version = "0.0.0"; variants.append(c)
+        let stamps = Set(variants.map(\.stamp) + [base.stamp])
+        #expect(stamps.count == variants.count + 1)
+    }
+}
