@@ -126,11 +126,6 @@ int cpng_encode(const uint8_t *pixels, uint32_t width, uint32_t height, size_t s
         set_msg(&ctx, "invalid arguments: unknown pixel format %d", format);
         return CPNG_EINVAL;
     }
-    if (width > PNG_USER_WIDTH_MAX || height > PNG_USER_HEIGHT_MAX) {
-        set_msg(&ctx, "image of %ux%u pixels exceeds libpng's limit of %u",
-                (unsigned)width, (unsigned)height, (unsigned)PNG_USER_WIDTH_MAX);
-        return CPNG_EINVAL;
-    }
     const size_t row_stride = stride ? stride : (size_t)width * 4;
     if (row_stride < (size_t)width * 4) {
         set_msg(&ctx, "invalid arguments: row stride %zu is shorter than %u pixels", row_stride,

@@ -21,11 +21,17 @@ private func posixWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) ->
 /// (a device such as /dev/full, a FIFO) is written in place and never renamed over or removed.
 enum AtomicFile {
     static func write(_ bytes: [UInt8], to path: String) throws {
+        try write(to: path) { fd in try writeAll(fd, bytes, path: path) }
+    }
+
+    /// Creates or replaces `path` with what `body` writes to the file descriptor it is given.
+    /// If `body` throws, the temporary file is removed and `path` is left as it was.
+    static func write(to path: String, _ body: (Int32) throws -> Void) throws {
         var st = stat()
         if stat(path, &st) == 0 {
             let type = st.st_mode & S_IFMT
             if type == S_IFDIR { throw FiguresError(.writeFailed, path: path, "cannot write: it is a directory") }
-            if type != S_IFREG { return try writeInPlace(bytes, to: path) }
+            if type != S_IFREG { return try writeInPlace(to: path, body) }
         }
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
@@ -40,7 +46,7 @@ enum AtomicFile {
         }
         guard fd >= 0 else { throw FiguresError(.writeFailed, path: path, "cannot create a file in \(folder): \(errnoText())") }
         do {
-            try writeAll(fd, bytes, path: path)
+            try body(fd)
             guard close(fd) == 0 else { fd = -1; throw FiguresError(.writeFailed, path: path, "cannot write: \(errnoText())") }
             fd = -1
             guard rename(temp, path) == 0 else {
@@ -53,11 +59,11 @@ enum AtomicFile {
         }
     }
 
-    private static func writeInPlace(_ bytes: [UInt8], to path: String) throws {
+    private static func writeInPlace(to path: String, _ body: (Int32) throws -> Void) throws {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FiguresError(.writeFailed, path: path, "cannot open for writing: \(errnoText())") }
         do {
-            try writeAll(fd, bytes, path: path)
+            try body(fd)
         } catch {
             close(fd)
             throw error
@@ -65,7 +71,7 @@ enum AtomicFile {
         guard close(fd) == 0 else { throw FiguresError(.writeFailed, path: path, "cannot write: \(errnoText())") }
     }
 
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
         try bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {

@@ -6,7 +6,8 @@ struct CSVRecord: Sendable {
     let fields: [String]
 }
 
-/// A parsed CSV file: its header and records. Every record has as many fields as the header.
+/// A parsed CSV file: its header and records. `requireHeader` or `columns` checks the header,
+/// then that every record has as many fields as the header.
 ///
 /// RFC 4180: fields separated by commas, optionally in double quotes (a quote inside a quoted
 /// field is doubled); LF or CRLF line ends; a UTF-8 byte-order mark is skipped. Blank lines are
@@ -93,32 +94,37 @@ struct CSVTable: Sendable {
         guard let first = rows.first else {
             throw FiguresError(.noData, path: path, "the file is empty (expected a header line)")
         }
-        let header = first.fields
-        let records = Array(rows.dropFirst())
-        for r in records where r.fields.count != header.count {
-            throw FiguresError(.badRow, path: path, line: r.line,
-                               "expected \(header.count) fields as in the header, found \(r.fields.count)")
-        }
-        return CSVTable(path: path, header: header, records: records)
+        return CSVTable(path: path, header: first.fields, records: Array(rows.dropFirst()))
     }
 
-    /// Fails unless the header is exactly `expected`.
+    /// Fails unless the header is exactly `expected` and every record has its field count.
     func requireHeader(_ expected: [String]) throws {
         guard header == expected else {
             throw FiguresError(.badHeader, path: path, line: 1,
                                "expected the header \(quoted(expected.joined(separator: ","), limit: 200)), "
                                + "found \(quoted(header.joined(separator: ","), limit: 200))")
         }
+        try checkFieldCounts()
     }
 
-    /// The index of each named column; fails if one is missing. Extra columns are allowed.
+    /// The index of each named column; fails if one is missing or a record's field count differs
+    /// from the header's. Extra columns are allowed.
     func columns(_ names: [String]) throws -> [Int] {
-        try names.map { name in
+        let indices = try names.map { name in
             guard let i = header.firstIndex(of: name) else {
                 throw FiguresError(.badHeader, path: path, line: 1,
                                    "missing the column \(quoted(name)) in the header \(quoted(header.joined(separator: ","), limit: 200))")
             }
             return i
+        }
+        try checkFieldCounts()
+        return indices
+    }
+
+    private func checkFieldCounts() throws {
+        for r in records where r.fields.count != header.count {
+            throw FiguresError(.badRow, path: path, line: r.line,
+                               "expected \(header.count) fields as in the header, found \(r.fields.count)")
         }
     }
 

@@ -195,7 +195,7 @@ enum FigureEncoder {
 
     private static func draw(_ figure: Figure, on surface: OpaquePointer, scale: Double) throws {
         let canvas = Canvas(surface: surface, scale: scale)
-        canvas.fill(Rect(x: 0, y: 0, width: figure.width, height: figure.height), .white)
+        canvas.paintBackground(.white)  // the whole surface, including a last partial pixel row
         figure.draw(canvas)
         let st = canvas.status
         guard st == CAIRO_STATUS_SUCCESS else {

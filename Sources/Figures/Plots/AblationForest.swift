@@ -39,10 +39,24 @@ enum AblationForest {
         let panelWidth = (width - 4 - labelWidth) / Double(columns)
         let height = top + Double(panelRows) * panelHeight
 
+        // The densest ticks (at most 6) whose labels keep 6 pt apart.
         func ticks(_ metric: String) -> Ticks {
             let values = entries.filter { $0.metric == metric }.flatMap { [$0.delta, $0.ciLow, $0.ciHigh] }.filter(\.isFinite)
             let lo = min(0, values.min() ?? 0) * 100, hi = max(0, values.max() ?? 0) * 100
-            return Ticks(covering: lo, hi, target: panelWidth > 150 ? 5 : 4)
+            var t = Ticks(covering: lo, hi, target: 3)
+            for target in [6, 5, 4] {
+                let candidate = Ticks(covering: lo, hi, target: target)
+                let widest = Axis.maxWidth(c, candidate.values.map(candidate.label), size: Style.tickSize)
+                let spacing = (panelWidth - widest - 8) / Double(max(candidate.values.count - 1, 1))
+                if spacing >= widest + 6 { t = candidate; break }
+            }
+            return t
+        }
+        // Each panel's axis is inset by half its widest tick label on both sides, so labels at
+        // the ends of neighbouring panels never meet and the last one is not clipped.
+        let insets = metrics.map { m -> Double in
+            let t = ticks(m)
+            return Axis.maxWidth(c, t.values.map(t.label), size: Style.tickSize) / 2 + 4
         }
 
         return Figure(stem: stem, title: "Ablation deltas (full − ablated)" + (evalLabel.map { ", \($0)" } ?? ""),
@@ -50,9 +64,9 @@ enum AblationForest {
             title.draw(c, x: 4, width: width - 8)
             for (i, metric) in metrics.enumerated() {
                 let col = i % columns, row = i / columns
-                let plot = Rect(x: 4 + labelWidth + Double(col) * panelWidth + 6,
+                let plot = Rect(x: 4 + labelWidth + Double(col) * panelWidth + insets[i],
                                 y: top + Double(row) * panelHeight + panelTitleBand,
-                                width: panelWidth - 14, height: plotHeight)
+                                width: panelWidth - 2 * insets[i], height: plotHeight)
                 let t = ticks(metric)
                 let xs = Scale(domain: (t.lower / 100, t.upper / 100), range: (plot.x, plot.maxX))
                 c.font(Style.labelSize, bold: true)

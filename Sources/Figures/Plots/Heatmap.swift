@@ -9,11 +9,12 @@ import Foundation
 enum Heatmap {
     static func figure(_ m: MethodMatrices, stem: String, measure c: Canvas) -> Figure {
         let T = m.tasks
+        precondition(T >= 1, "a matrix has at least one task")
         let width = Style.singleColumn
         let seeds = m.seeds.count
         let title = TitleBlock(head: "\(m.method) · \(m.eval.label)",
                                note: "mean accuracy (%), \(seeds) seed\(seeds == 1 ? "" : "s")")
-        let rowLabels = ["b"] + (1...max(T, 1)).map(String.init)
+        let rowLabels = ["b"] + (1...T).map(String.init)
 
         // Horizontal layout: y label, row labels, grid, colour bar with its ticks and label.
         let labelBand = Style.labelSize * (Style.capHeight + Style.descent)
@@ -21,7 +22,7 @@ enum Heatmap {
         let barWidth = 6.0
         let right = 9 + barWidth + Style.tickLength + 2 + c.width("100", size: Style.tickSize) + 4 + labelBand + 4
         let gridWidth = width - left - right
-        let cellW = gridWidth / Double(max(T, 1))
+        let cellW = gridWidth / Double(T)
         let cellH = min(cellW, 22)
         let gap = 3.0
         let top = title.height(c, width: width - 8)
@@ -30,27 +31,31 @@ enum Heatmap {
         let height = top + gridHeight + bottom
 
         // Cell text: one decimal when it fits, else whole percent, else none.
-        let means: [[Estimate?]] = (0...T).map { a in (1...max(T, 1)).map { j in T > 0 ? m.cell(afterTask: a, task: j) : nil } }
+        let means: [[Estimate?]] = (0...T).map { a in (1...T).map { j in m.cell(afterTask: a, task: j) } }
         let annotation = annotationStyle(c, means: means, cellW: cellW, cellH: cellH)
 
+        // Label every k-th column or row when the labels would not fit their cells.
+        let columnEvery = max(1, Int(((c.width(String(T), size: Style.tickSize) + 3) / cellW).rounded(.up)))
+        let rowEvery = max(1, Int(((Style.tickSize * Style.capHeight + 2.5) / cellH).rounded(.up)))
+        let border = min(0.8, 0.06 * min(cellW, cellH))
         let x0 = left, y0 = top
         func rowY(_ a: Int) -> Double { y0 + Double(a) * cellH + (a > 0 ? gap : 0) }
 
         return Figure(stem: stem, title: "Accuracy matrix: \(m.method), \(m.eval.label)", width: width, height: height) { c in
             title.draw(c, x: 4, width: width - 8)
             for a in 0...T {
-                for j in 1...max(T, 1) where T > 0 {
+                for j in 1...T {
                     let r = Rect(x: x0 + Double(j - 1) * cellW, y: rowY(a), width: cellW, height: cellH)
                     guard let e = means[a][j - 1] else {
                         c.fill(r, RGB(hex: 0xF2F2F2))
-                        c.stroke(r, .white, width: 0.8)
+                        c.stroke(r, .white, width: border)
                         c.font(annotation?.size ?? Style.tickSize)
                         c.text("–", r.midX, r.midY, align: .center, valign: .center, color: .muted)
                         continue
                     }
                     let color = Palette.viridis(e.mean)
                     c.fill(r, color)
-                    c.stroke(r, .white, width: 0.8)
+                    c.stroke(r, .white, width: border)
                     if let annotation {
                         c.font(annotation.size)
                         c.text(Ticks.format(100 * e.mean, decimals: annotation.decimals), r.midX, r.midY,
@@ -60,10 +65,10 @@ enum Heatmap {
             }
             // Row and column labels, axis labels.
             c.font(Style.tickSize)
-            for a in 0...T {
+            for a in 0...T where a == 0 || (a - 1) % rowEvery == 0 {
                 c.text(rowLabels[a], x0 - 3, rowY(a) + cellH / 2, align: .right, valign: .center)
             }
-            for j in 1...max(T, 1) where T > 0 {
+            for j in 1...T where (j - 1) % columnEvery == 0 {
                 c.text(String(j), x0 + (Double(j) - 0.5) * cellW, y0 + gridHeight + 2 + Style.tickLength,
                        align: .center, valign: .top)
             }

@@ -33,7 +33,8 @@ enum MetricBars {
             } else {
                 let a = Self.rotation
                 angle = a
-                height = Style.tickLength + 2 + (widths.max() ?? 0) * sin(a) + cap * cos(a) + 1
+                let descent = Style.tickSize * Style.descent
+                height = Style.tickLength + 2 + (widths.max() ?? 0) * sin(a) + (cap + descent) * cos(a) + 2
                 // The anchor of label i is the top-right corner, at slot centre i + 1/2.
                 leftOverhang = widths.enumerated().map { i, w in w * cos(a) - (Double(i) + 0.5) * slot }.max() ?? 0
             }

@@ -11,6 +11,7 @@ enum TaskCurves {
 
     static func figure(_ m: MethodMatrices, stem: String, measure c: Canvas) -> Figure {
         let T = m.tasks
+        precondition(T >= 1, "a matrix has at least one task")
         let width = Style.singleColumn
         let seeds = m.seeds.count
         let title = TitleBlock(head: "\(m.method) · \(m.eval.label)",
@@ -21,19 +22,27 @@ enum TaskCurves {
         let right = 8.0
         let plotWidth = width - left - right
         let colors = Palette.taskColors(T)
-        let markers = Canvas.Marker.allCases
-        var entries = (1...T).map { j in
+        // Up to 10 tasks: one legend entry and marker shape per task. Beyond that the legend is
+        // a colour ramp from task 1 to task T and markers are small dots.
+        let compact = T > 10
+        let markers: [Canvas.Marker] = compact ? [.circle] : Canvas.Marker.allCases
+        let markerSize = compact ? 2.2 : 3.6
+        let notYet = LegendRows.Entry(label: "not yet trained", color: .muted, marker: .circle, line: true,
+                                      dash: dash, hollow: true)
+        let entries = compact ? [notYet] : (1...T).map { j in
             LegendRows.Entry(label: "task \(j)", color: colors[j - 1], marker: markers[(j - 1) % markers.count], line: true)
-        }
-        entries.append(LegendRows.Entry(label: "not yet trained", color: .muted, marker: .circle, line: true,
-                                        dash: dash, hollow: true))
+        } + [notYet]
         let legend = LegendRows(entries: entries)
+        let rampWidth = 60.0
+        let rampBlock = compact
+            ? c.width("task 1", size: Style.legendSize) + 4 + rampWidth + 4 + c.width("task \(T)", size: Style.legendSize) + LegendRows.spacing
+            : 0
 
         let top = title.height(c, width: width - 8)
         let plotHeight = 118.0
         let xLabelBand = Style.labelSize * (Style.capHeight + Style.descent)
         let legendTop = top + plotHeight + Axis.bottomHeight + 4 + xLabelBand + 6
-        let height = legendTop + legend.height(c, width: plotWidth) + 4
+        let height = legendTop + legend.height(c, width: plotWidth - rampBlock) + 4
         let plot = Rect(x: left, y: top, width: plotWidth, height: plotHeight)
         let xs = Scale(domain: (-0.3, Double(T) + 0.3), range: (plot.x, plot.maxX))
         let ys = Scale(domain: (0, 1), range: (plot.maxY, plot.y))
@@ -44,7 +53,7 @@ enum TaskCurves {
             title.draw(c, x: 4, width: width - 8)
             Axis.left(c, plot: plot, scale: ys, ticks: yTicks, label: "accuracy (%)", labelX: 4 + xLabelBand,
                       tickText: yText)
-            for t in 1..<max(T, 1) {
+            for t in 1..<T {
                 c.line(xs(Double(t)), plot.y, xs(Double(t)), plot.maxY, width: 0.5, color: RGB(hex: 0xA0A0A0), dash: [1, 1.5])
             }
             let ticks = (0...T).filter { $0 % labelEvery == 0 || $0 == T }.map { (xs(Double($0)), $0 == 0 ? "b" : String($0)) }
@@ -77,10 +86,26 @@ enum TaskCurves {
                 c.polyline(before, width: Style.lineWidth * 0.8, color: color, dash: dash)
                 c.polyline(after, width: Style.lineWidth, color: color)
                 for p in points {
-                    c.marker(markers[(j - 1) % markers.count], p.1, p.2, size: 3.6, color: color, fill: p.0 >= j ? color : nil)
+                    c.marker(markers[(j - 1) % markers.count], p.1, p.2, size: markerSize, color: color,
+                             fill: p.0 >= j ? color : nil, lineWidth: compact ? 0.5 : 0.7)
                 }
             }
-            legend.draw(c, x: plot.x, y: legendTop, width: plot.width)
+            if compact {
+                // "task 1 [ramp] task T", then the "not yet trained" entry, centred as one row.
+                c.font(Style.legendSize)
+                let entryWidth = LegendRows.sample + 3 + c.width(notYet.label)
+                var x = plot.midX - (rampBlock + entryWidth) / 2
+                let y = legendTop + LegendRows.rowHeight / 2
+                c.text("task 1", x, y, valign: .center)
+                x += c.width("task 1") + 4
+                let ramp = Rect(x: x, y: y - 2.5, width: rampWidth, height: 5)
+                c.horizontalGradient(ramp, colors)
+                x += rampWidth + 4
+                c.text("task \(T)", x, y, valign: .center)
+                legend.draw(c, x: plot.midX - (rampBlock + entryWidth) / 2 + rampBlock, y: legendTop, width: entryWidth)
+            } else {
+                legend.draw(c, x: plot.x, y: legendTop, width: plot.width)
+            }
         }
     }
 }
