@@ -157,10 +157,19 @@ private struct Plan {
             } else {
                 notes.append("bwt-\(eval.rawValue): not drawn, summary.csv has no bwt rows for \(eval.rawValue)")
             }
-            let panelMetrics: [MetricKey] = [.acc, .bwt, .fwt, .forgetting]
-            figures.append(MetricBars.panel(metrics: panelMetrics, eval: eval,
-                                            bars: Dictionary(uniqueKeysWithValues: panelMetrics.map { ($0, bars($0)) }),
-                                            seeds: seeds, stem: "metrics-\(eval.rawValue)", measure: measure))
+            // ACC, BWT, FWT and forgetting, leaving out those summary.csv has no rows for.
+            let present = Set(rows.map(\.metric))
+            let panelMetrics = SummaryTable.metrics.filter { present.contains($0.rawValue) }
+            let absent = SummaryTable.metrics.filter { !present.contains($0.rawValue) }
+            if !absent.isEmpty {
+                notes.append("metrics-\(eval.rawValue): no panel for \(absent.map(\.rawValue).joined(separator: ", ")), "
+                             + "summary.csv has no rows for \(absent.count == 1 ? "it" : "them") under \(eval.rawValue)")
+            }
+            if !panelMetrics.isEmpty {
+                figures.append(MetricBars.panel(metrics: panelMetrics, eval: eval,
+                                                bars: Dictionary(uniqueKeysWithValues: panelMetrics.map { ($0, bars($0)) }),
+                                                seeds: seeds, stem: "metrics-\(eval.rawValue)", measure: measure))
+            }
             let table = SummaryTable(results, eval: eval)
             tables.append(("summary-\(eval.rawValue).tex", table.latex))
             tables.append(("summary-\(eval.rawValue).md", table.markdown))

@@ -71,11 +71,11 @@ public enum Palette {
         "ewc+replay": RGB(hex: 0x332288),    // Tol indigo
     ]
 
-    /// Colours handed out to names without a fixed colour: Tol's muted rose, purple, teal,
-    /// green and sand, a brown and a dark grey, picked to stay apart from the fixed colours.
+    /// Colours handed out to names without a fixed colour: Tol's muted rose, purple, teal and
+    /// sand, a brown and a dark grey, picked to stay apart from the fixed colours.
     static let pool: [RGB] = [
-        RGB(hex: 0xCC6677), RGB(hex: 0xAA4499), RGB(hex: 0x44AA99), RGB(hex: 0x117733),
-        RGB(hex: 0x8C510A), RGB(hex: 0xDDCC77), RGB(hex: 0x525252),
+        RGB(hex: 0xCC6677), RGB(hex: 0xAA4499), RGB(hex: 0x44AA99), RGB(hex: 0x8C510A),
+        RGB(hex: 0xDDCC77), RGB(hex: 0x525252),
     ]
 
     /// A colour for each name. Names with a fixed colour keep it; the others, taken in

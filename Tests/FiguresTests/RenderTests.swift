@@ -109,3 +109,58 @@ func hasPDFShape(_ b: [UInt8]) -> Bool {
         }
     }
 }
+
+@Suite struct SparseInputTests {
+    /// Missing cells (no upper triangle for ewc, one cell of one seed gone), a metric absent for
+    /// one method, one seed only for another: everything still renders, gaps are shown as gaps.
+    @Test func gapsRender() throws {
+        let dir = TempDir("sparse")
+        defer { dir.cleanUp() }
+        let f = Fixture()
+        f.write(to: dir)
+        let lines = f.matrixCSV().components(separatedBy: "\n").filter { line in
+            let c = line.components(separatedBy: ",")
+            guard c.count == 6, c[0] == "ewc", let a = Int(c[3]), let j = Int(c[4]) else { return true }
+            return j <= a && !(c[1] == "2" && a == 3 && j == 1)
+        }
+        dir.write("matrix.csv", lines.joined(separator: "\n"))
+        let summary = f.summaryCSV().components(separatedBy: "\n").filter { !$0.contains("ewc,class-il,fwt") }
+        dir.write("summary.csv", summary.joined(separator: "\n"))
+        let report = try FigureRenderer.render(resultsDirectory: dir.path)
+        #expect(report.figures.count == RenderTests.expectedStems.count * 3)
+        let results = try ResultSet.load(directory: dir.path)
+        let ewc = results.matrices(for: .classIL).first { $0.method == "ewc" }!
+        #expect(ewc.cell(afterTask: 0, task: 1) == nil)
+        #expect(ewc.cell(afterTask: 3, task: 1)?.n == 1)
+        #expect(ewc.perTaskForgetting()[0]?.n == 1)
+    }
+
+    /// One task: no per-task forgetting figure (it needs two), and the report says why.
+    @Test func singleTask() throws {
+        let dir = TempDir("one-task")
+        defer { dir.cleanUp() }
+        var f = Fixture()
+        f.tasks = 1
+        f.ablation = nil
+        dir.write("experiment.json", f.experimentJSON())
+        dir.write("matrix.csv", f.matrixCSV())
+        dir.write("summary.csv", "experiment,method,eval,metric,mean,std,sem,ci_low,ci_high,n\nquick,ewc,class-il,acc,0.97,0.01,0.01,0.88,1.0,2\n")
+        let report = try FigureRenderer.render(resultsDirectory: dir.path)
+        #expect(report.notes.contains { $0.hasPrefix("forgetting-per-task-class-il") })
+        #expect(report.notes.contains { $0.hasPrefix("bwt-class-il") })
+        #expect(FileManager.default.fileExists(atPath: dir.file("figures/heatmap-ewc-class-il.svg")))
+        #expect(FileManager.default.fileExists(atPath: dir.file("figures/metrics-class-il.pdf")))
+    }
+
+    /// An empty summary.csv (header only) gives figures from matrix.csv and no tables.
+    @Test func emptySummary() throws {
+        let dir = TempDir("no-summary")
+        defer { dir.cleanUp() }
+        Fixture().write(to: dir)
+        dir.write("summary.csv", "experiment,method,eval,metric,mean,std,sem,ci_low,ci_high,n\n")
+        let report = try FigureRenderer.render(resultsDirectory: dir.path)
+        #expect(report.tables.isEmpty)
+        #expect(report.notes == ["summary.csv has no rows: no bar charts and no tables"])
+        #expect(report.figures.contains(dir.file("figures/heatmap-ewc-task-il.png")))
+    }
+}

@@ -135,11 +135,13 @@ enum MetricBars {
         }
     }
 
-    /// ACC, BWT, FWT and forgetting as a 2 × 2 panel, two columns wide.
+    /// Several metrics as panels two to a row (ACC, BWT, FWT and forgetting make a 2 × 2 panel),
+    /// two columns wide; a single metric is one column wide.
     static func panel(metrics: [MetricKey], eval: EvalSetting, bars: [MetricKey: [Bar]], seeds: Int, stem: String,
                       measure c: Canvas) -> Figure {
-        let width = Style.doubleColumn
-        let columns = 2, rows = (metrics.count + 1) / 2
+        precondition(!metrics.isEmpty, "a panel figure needs a metric")
+        let width = metrics.count == 1 ? Style.singleColumn : Style.doubleColumn
+        let columns = min(metrics.count, 2), rows = (metrics.count + 1) / 2
         let title = TitleBlock(head: "Summary metrics · \(eval.label)",
                                note: "mean ± 95% CI over \(seeds) seed\(seeds == 1 ? "" : "s"); ↑ higher is better, ↓ lower is better")
         let top = title.height(c, width: width - 8)

@@ -29,9 +29,12 @@ enum TaskCurves {
         let markerSize = compact ? 2.2 : 3.6
         let notYet = LegendRows.Entry(label: "not yet trained", color: .muted, marker: .circle, line: true,
                                       dash: dash, hollow: true)
-        let entries = compact ? [notYet] : (1...T).map { j in
+        // The dashed style is explained only when some task has a point before its training.
+        let hasUntrained = (1...T).contains { j in (0..<j).contains { m.cell(afterTask: $0, task: j) != nil } }
+        let extra = hasUntrained ? [notYet] : []
+        let entries = compact ? extra : (1...T).map { j in
             LegendRows.Entry(label: "task \(j)", color: colors[j - 1], marker: markers[(j - 1) % markers.count], line: true)
-        } + [notYet]
+        } + extra
         let legend = LegendRows(entries: entries)
         let rampWidth = 60.0
         let rampBlock = compact
@@ -42,7 +45,8 @@ enum TaskCurves {
         let plotHeight = 118.0
         let xLabelBand = Style.labelSize * (Style.capHeight + Style.descent)
         let legendTop = top + plotHeight + Axis.bottomHeight + 4 + xLabelBand + 6
-        let height = legendTop + legend.height(c, width: plotWidth - rampBlock) + 4
+        let legendHeight = compact ? LegendRows.rowHeight : legend.height(c, width: plotWidth)
+        let height = legendTop + legendHeight + 4
         let plot = Rect(x: left, y: top, width: plotWidth, height: plotHeight)
         let xs = Scale(domain: (-0.3, Double(T) + 0.3), range: (plot.x, plot.maxX))
         let ys = Scale(domain: (0, 1), range: (plot.maxY, plot.y))
@@ -93,7 +97,7 @@ enum TaskCurves {
             if compact {
                 // "task 1 [ramp] task T", then the "not yet trained" entry, centred as one row.
                 c.font(Style.legendSize)
-                let entryWidth = LegendRows.sample + 3 + c.width(notYet.label)
+                let entryWidth = hasUntrained ? LegendRows.sample + 3 + c.width(notYet.label) : -LegendRows.spacing
                 var x = plot.midX - (rampBlock + entryWidth) / 2
                 let y = legendTop + LegendRows.rowHeight / 2
                 c.text("task 1", x, y, valign: .center)
@@ -102,7 +106,9 @@ enum TaskCurves {
                 c.horizontalGradient(ramp, colors)
                 x += rampWidth + 4
                 c.text("task \(T)", x, y, valign: .center)
-                legend.draw(c, x: plot.midX - (rampBlock + entryWidth) / 2 + rampBlock, y: legendTop, width: entryWidth)
+                if hasUntrained {
+                    legend.draw(c, x: plot.midX - (rampBlock + entryWidth) / 2 + rampBlock, y: legendTop, width: entryWidth)
+                }
             } else {
                 legend.draw(c, x: plot.x, y: legendTop, width: plot.width)
             }
