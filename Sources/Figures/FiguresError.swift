@@ -1,3 +1,5 @@
+import Foundation
+
 /// The one error type of the Figures module.
 ///
 /// Its `description` is a single line of the form `path:line: problem` (or `path: problem` when
@@ -51,6 +53,11 @@ public struct FiguresError: Error, Equatable, Sendable, CustomStringConvertible 
             $0.properties.generalCategory == .control ? " " : $0
         }))
     }
+}
+
+extension FiguresError: LocalizedError {
+    /// The same line as `description`, for code that prints `localizedDescription`.
+    public var errorDescription: String? { description }
 }
 
 /// A short, quoted, one-line rendering of a value found in an input file.

@@ -70,6 +70,15 @@ struct GalleryTests {
         try render("ten-tasks-one-seed", f)
     }
 
+    @Test func longNames() throws {
+        var f = Fixture()
+        let long = "full-ewc+replay+moe+memory+pnas+nested+adaptive-lr (λ=100, buffer 5k)"
+        f.methodOrder = [long, "ewc"]
+        f.methods = [long: 0.9, "ewc": 0.8]
+        f.ablation = "component,metric,delta,ci_low,ci_high\n\(csvField(long)),acc,0.1,0.05,0.15\newc,acc,0.02,-0.01,0.05\n"
+        try render("long-names", f)
+    }
+
     @Test func twentyTasks() throws {
         var f = Fixture()
         f.tasks = 20

@@ -97,7 +97,7 @@ struct Fixture {
                 for eval in evals {
                     let r = matrix(method: method, seed: seed, eval: eval)
                     for a in 0...tasks {
-                        for j in 1...tasks { lines.append("\(method),\(seed),\(eval.rawValue),\(a),\(j),\(String(format: "%.6f", r[a][j - 1]))") }
+                        for j in 1...tasks { lines.append("\(csvField(method)),\(seed),\(eval.rawValue),\(a),\(j),\(String(format: "%.6f", r[a][j - 1]))") }
                     }
                 }
             }
@@ -116,7 +116,7 @@ struct Fixture {
                     let n = Double(xs.count)
                     let sd = xs.count > 1 ? (xs.map { ($0 - e.mean) * ($0 - e.mean) }.reduce(0, +) / (n - 1)).squareRoot() : Double.nan
                     let f = { (v: Double) in v.isNaN ? "" : String(format: "%.6f", v) }
-                    lines.append("\(experiment),\(method),\(eval.rawValue),\(key),\(f(e.mean)),\(f(sd)),\(f(sd / n.squareRoot())),\(f(e.low)),\(f(e.high)),\(xs.count)")
+                    lines.append("\(experiment),\(csvField(method)),\(eval.rawValue),\(key),\(f(e.mean)),\(f(sd)),\(f(sd / n.squareRoot())),\(f(e.low)),\(f(e.high)),\(xs.count)")
                 }
             }
         }
@@ -124,7 +124,7 @@ struct Fixture {
     }
 
     func experimentJSON() -> String {
-        let list = methodOrder.map { "\"\($0)\"" }.joined(separator: ", ")
+        let list = methodOrder.map { "\"\($0.replacingOccurrences(of: "\"", with: "\\\""))\"" }.joined(separator: ", ")
         return """
             {"experiment": "\(experiment)", "version": "0.1.0", "config_hash": "9f1c2a7e5b3d4c6f",
              "dataset": {"name": "mnist-mini", "sha256": "3b7f0a61c2d94e58a1b6c0d7e9f8a2b4c5d6e7f8091a2b3c4d5e6f708192a3b4"},
@@ -141,6 +141,12 @@ struct Fixture {
         dir.write("summary.csv", summaryCSV())
         if let ablation { dir.write("ablation.csv", ablation) }
     }
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+func csvField(_ s: String) -> String {
+    guard s.contains(where: { ",\"\n\r".contains($0) }) else { return s }
+    return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }
 
 func isCharacterDevice(_ path: String) -> Bool {

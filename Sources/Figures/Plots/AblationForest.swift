@@ -30,7 +30,7 @@ enum AblationForest {
         let title = TitleBlock(head: "Ablation: full − without component" + (evalLabel.map { " · \($0)" } ?? ""),
                                note: "paired difference over matched seeds, 95% CI; pp = percentage points")
         let top = title.height(c, width: width - 8)
-        let labelWidth = Axis.maxWidth(c, components, size: Style.tickSize) + 8
+        let labelWidth = Axis.maxWidth(c, components.map { shortened($0) }, size: Style.tickSize) + 8
         let rowHeight = 13.0
         let panelTitleBand = Style.labelSize * Style.capHeight + 7
         let plotHeight = rowHeight * Double(components.count)
@@ -88,7 +88,7 @@ enum AblationForest {
                 if col == 0 {
                     c.font(Style.tickSize)
                     for (k, name) in components.enumerated() {
-                        c.text(name, plot.x - 10, plot.y + (Double(k) + 0.5) * rowHeight, align: .right, valign: .center)
+                        c.text(shortened(name), plot.x - 10, plot.y + (Double(k) + 0.5) * rowHeight, align: .right, valign: .center)
                     }
                 }
                 for (k, name) in components.enumerated() {

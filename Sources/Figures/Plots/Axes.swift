@@ -109,21 +109,44 @@ struct TitleBlock {
         return (oneLine(c, width: width) || note.isEmpty ? head : head + 3 + Style.noteSize * Style.capHeight) + 7
     }
 
-    /// Draws the block left-aligned at x, starting at the top of the figure.
+    /// Draws the block left-aligned at x, starting at the top of the figure. A head or note
+    /// wider than `width` (a very long method name) is shortened in the middle with "…".
     func draw(_ c: Canvas, x: Double, width: Double) {
         let baseline = 5 + Style.titleSize * Style.capHeight
         c.font(Style.titleSize, bold: true)
-        c.text(head, x, baseline)
+        let shownHead = fitted(c, head, width: width)
+        c.text(shownHead, x, baseline)
         guard !note.isEmpty else { return }
         let one = oneLine(c, width: width)
-        let headWidth = c.width(head)
+        let headWidth = c.width(shownHead)
         c.font(Style.noteSize)
         if one {
             c.text(note, x + headWidth + Self.gap, baseline, color: .muted)
         } else {
-            c.text(note, x, baseline + 3 + Style.noteSize * Style.capHeight, color: .muted)
+            c.text(fitted(c, note, width: width), x, baseline + 3 + Style.noteSize * Style.capHeight, color: .muted)
         }
     }
+}
+
+/// `s` as it is, or shortened in the middle with "…" until it fits `width` in the canvas's
+/// current font.
+func fitted(_ c: Canvas, _ s: String, width: Double) -> String {
+    guard c.width(s) > width else { return s }
+    var chars = Array(s)
+    while chars.count > 2 {
+        chars.remove(at: chars.count / 2)
+        let half = chars.count / 2
+        let candidate = String(chars[..<half]) + "…" + String(chars[half...])
+        if c.width(candidate) <= width { return candidate }
+    }
+    return "…"
+}
+
+/// `s` shortened in the middle to at most `limit` characters, for labels that set a margin.
+func shortened(_ s: String, limit: Int = 32) -> String {
+    guard s.count > limit else { return s }
+    let keep = limit - 1
+    return String(s.prefix((keep + 1) / 2)) + "…" + String(s.suffix(keep / 2))
 }
 
 /// Legend entries packed into rows that fit a given width.
@@ -141,6 +164,10 @@ struct LegendRows {
 
     var entries: [Entry]
     static let sample = 13.0
+
+    init(entries: [Entry]) {
+        self.entries = entries.map { var e = $0; e.label = shortened(e.label); return e }
+    }
     static let rowHeight = 10.0
     static let spacing = 9.0
 

@@ -101,7 +101,7 @@ enum MetricBars {
         }
         if ticks.lower < 0 { c.line(plot.x, ys(0), plot.maxX, ys(0), width: 0.6, color: .ink) }
         c.line(plot.x, plot.maxY, plot.maxX, plot.maxY)
-        labels.draw(c, labels: bars.map(\.method), centres: centres, y: plot.maxY)
+        labels.draw(c, labels: bars.map { shortened($0.method) }, centres: centres, y: plot.maxY)
     }
 
     /// The left margin of a panel: its y axis, and the overhang of rotated method labels.
@@ -109,10 +109,10 @@ enum MetricBars {
         let ticks = valueTicks(metric, bars)
         let axis = 4 + Axis.leftWidth(c, tickLabels: ticks.values.map(ticks.label), label: true)
         var left = axis
-        var labels = LabelLayout(c, labels: bars.map(\.method), plotWidth: outerWidth - left - 4)
+        var labels = LabelLayout(c, labels: bars.map { shortened($0.method) }, plotWidth: outerWidth - left - 4)
         for _ in 0..<3 where labels.leftOverhang > left - 4 {
             left = max(axis, labels.leftOverhang + 4)
-            labels = LabelLayout(c, labels: bars.map(\.method), plotWidth: outerWidth - left - 4)
+            labels = LabelLayout(c, labels: bars.map { shortened($0.method) }, plotWidth: outerWidth - left - 4)
         }
         return (left, labels)
     }
@@ -152,7 +152,7 @@ enum MetricBars {
             let members = layouts.indices.filter { $0 % columns == column }
             let left = members.map { layouts[$0].left }.max() ?? 0
             for i in members {
-                layouts[i] = (left, LabelLayout(c, labels: (bars[metrics[i]] ?? []).map(\.method), plotWidth: cellWidth - left - 4))
+                layouts[i] = (left, LabelLayout(c, labels: (bars[metrics[i]] ?? []).map { shortened($0.method) }, plotWidth: cellWidth - left - 4))
             }
         }
         let labelHeight = layouts.map(\.labels.height).max() ?? 0
