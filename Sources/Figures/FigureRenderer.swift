@@ -26,7 +26,8 @@ public struct RenderReport: Sendable, Equatable {
 /// - `heatmap-<method>-<eval>`: mean accuracy matrix with the b row on top;
 /// - `curves-<method>-<eval>`: each task's accuracy over training, mean ± 95% CI;
 /// - `bwt-<eval>`: backward transfer per method (the headline, one column);
-/// - `metrics-<eval>`: ACC, BWT, FWT and forgetting per method as a 2 × 2 panel (two columns);
+/// - `metrics-<eval>`: ACC, BWT, FWT and forgetting per method as a 2 × 2 panel (two columns;
+///   a metric summary.csv lacks altogether is left out and named in the notes);
 /// - `forgetting-per-task-<eval>`: per-task forgetting per method;
 /// - `ablation` (or `ablation-<eval>` when ablation.csv has an `eval` column): forest plot.
 ///
@@ -85,7 +86,10 @@ private final class FigureJobs: @unchecked Sendable {
         outcomes.withUnsafeMutableBufferPointer { slots in
             let slots = SendableSlots(base: slots.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: figures.count) { i in
-                slots.base[i] = Result { try self.write(self.figures[i]) }.mapError { $0 as! FiguresError }
+                let figure = self.figures[i]
+                slots.base[i] = Result { try self.write(figure) }.mapError { error in
+                    error as? FiguresError ?? FiguresError(.renderFailed, path: figure.stem, "\(error)")
+                }
             }
         }
     }
