@@ -1,0 +1,227 @@
+import Foundation
+
+/// What one render wrote.
+public struct RenderReport: Sendable, Equatable {
+    /// The results directory that was read.
+    public var resultsDirectory: String
+    /// Every figure file written (PNG, PDF and SVG of each figure), in writing order.
+    public var figures: [String]
+    /// Every table file written (.tex and .md), in writing order.
+    public var tables: [String]
+    /// Figures or tables left out and why (for example, no BWT rows in summary.csv).
+    public var notes: [String]
+
+    /// All files written.
+    public var files: [String] { figures + tables }
+}
+
+/// Turns a results directory into paper-ready figures and tables.
+///
+/// Reads only `experiment.json`, `matrix.csv`, `summary.csv` and, if present, `ablation.csv`;
+/// validates all of them before writing anything; then writes `figures/` and `tables/`. Each
+/// file is written to a temporary file in its folder and renamed into place, so an existing file
+/// is either the old one or the complete new one. The same inputs give byte-identical files.
+///
+/// Figures (`<eval>` is task-il, domain-il or class-il; each as .png, .pdf and .svg):
+/// - `heatmap-<method>-<eval>`: mean accuracy matrix with the b row on top;
+/// - `curves-<method>-<eval>`: each task's accuracy over training, mean ± 95% CI;
+/// - `bwt-<eval>`: backward transfer per method (the headline, one column);
+/// - `metrics-<eval>`: ACC, BWT, FWT and forgetting per method as a 2 × 2 panel (two columns;
+///   a metric summary.csv lacks altogether is left out and named in the notes);
+/// - `forgetting-per-task-<eval>`: per-task forgetting per method;
+/// - `ablation` (or `ablation-<eval>` when ablation.csv has an `eval` column): forest plot.
+///
+/// Tables: `tables/summary-<eval>.tex` and `.md`.
+public enum FigureRenderer {
+    /// Renders into `figures/` and `tables/` inside the results directory.
+    public static func render(resultsDirectory: String) throws -> RenderReport {
+        try render(resultsDirectory: resultsDirectory, outputDirectory: resultsDirectory)
+    }
+
+    /// Renders into `figures/` and `tables/` inside `outputDirectory`, which is created if its
+    /// parent exists.
+    public static func render(resultsDirectory: String, outputDirectory: String) throws -> RenderReport {
+        let results = try ResultSet.load(directory: resultsDirectory)
+        var plan = Plan(results: results)
+        plan.build()
+
+        try AtomicFile.makeFolder(outputDirectory)
+        let figureFolder = (outputDirectory as NSString).appendingPathComponent("figures")
+        let tableFolder = (outputDirectory as NSString).appendingPathComponent("tables")
+        try AtomicFile.makeFolder(figureFolder)
+        try AtomicFile.makeFolder(tableFolder)
+
+        var report = RenderReport(resultsDirectory: resultsDirectory, figures: [], tables: [], notes: plan.notes)
+        let jobs = FigureJobs(figures: plan.figures, provenance: Provenance(results.info), folder: figureFolder)
+        jobs.run()
+        // Report in plan order; the first failure (in that order) is the one thrown.
+        for outcome in jobs.outcomes {
+            report.figures += try outcome!.get()
+        }
+        for (name, text) in plan.tables {
+            let path = (tableFolder as NSString).appendingPathComponent(name)
+            try AtomicFile.write(Array(text.utf8), to: path)
+            report.tables.append(path)
+        }
+        return report
+    }
+}
+
+/// Encodes and writes figures on all cores. Each job owns one slot of `outcomes`; cairo and
+/// libpng are safe to use from several threads on separate surfaces.
+private final class FigureJobs: @unchecked Sendable {
+    let figures: [Figure]
+    let provenance: Provenance
+    let folder: String
+    private(set) var outcomes: [Result<[String], FiguresError>?]
+
+    init(figures: [Figure], provenance: Provenance, folder: String) {
+        self.figures = figures
+        self.provenance = provenance
+        self.folder = folder
+        outcomes = Array(repeating: nil, count: figures.count)
+    }
+
+    func run() {
+        outcomes.withUnsafeMutableBufferPointer { slots in
+            let slots = SendableSlots(base: slots.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: figures.count) { i in
+                let figure = self.figures[i]
+                slots.base[i] = Result { try self.write(figure) }.mapError { error in
+                    error as? FiguresError ?? FiguresError(.renderFailed, path: figure.stem, "\(error)")
+                }
+            }
+        }
+    }
+
+    /// Writes the PNG, PDF and SVG of one figure and returns their paths.
+    private func write(_ figure: Figure) throws -> [String] {
+        let base = (folder as NSString).appendingPathComponent(figure.stem)
+        var written: [String] = []
+        for (ext, encode) in [("png", FigureEncoder.png), ("pdf", FigureEncoder.pdf), ("svg", FigureEncoder.svg)] {
+            let path = base + "." + ext
+            let bytes: [UInt8]
+            do {
+                bytes = try encode(figure, provenance)
+            } catch {
+                throw FiguresError(.renderFailed, path: path, "cannot render the figure: \(error)")
+            }
+            try AtomicFile.write(bytes, to: path)
+            written.append(path)
+        }
+        return written
+    }
+}
+
+private struct SendableSlots: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Result<[String], FiguresError>?>
+}
+
+/// The figures and tables one results directory gives, built before anything is written.
+private struct Plan {
+    let results: ResultSet
+    let measure = Canvas()
+    var figures: [Figure] = []
+    var tables: [(String, String)] = []
+    var notes: [String] = []
+
+    init(results: ResultSet) { self.results = results }
+
+    mutating func build() {
+        let components = results.ablation.map { $0.map(\.component) } ?? []
+        let colors = Palette.colors(for: results.allMethods + components)
+        let stems = FileStems(results.allMethods)
+
+        for eval in results.matrixEvals {
+            let all = results.matrices(for: eval)
+            for m in all {
+                figures.append(Heatmap.figure(m, stem: "heatmap-\(stems[m.method])-\(eval.rawValue)", measure: measure))
+                figures.append(TaskCurves.figure(m, stem: "curves-\(stems[m.method])-\(eval.rawValue)", measure: measure))
+            }
+            if (all.map(\.tasks).max() ?? 0) >= 2 {
+                figures.append(TaskForgetting.figure(all, eval: eval, colors: colors,
+                                                     stem: "forgetting-per-task-\(eval.rawValue)", measure: measure))
+            } else {
+                notes.append("forgetting-per-task-\(eval.rawValue): not drawn, it needs at least 2 tasks")
+            }
+        }
+
+        if results.summary.isEmpty { notes.append("summary.csv has no rows: no bar charts and no tables") }
+        for eval in results.summaryEvals {
+            let rows = results.summary.filter { $0.eval == eval }
+            let methods = orderedMethods(rows.map(\.method), listed: results.info.methods)
+            let seeds = rows.map(\.n).max() ?? 0
+            func bars(_ metric: MetricKey) -> [MetricBars.Bar] {
+                methods.map { MetricBars.Bar(method: $0, color: colors[$0] ?? .muted,
+                                             value: results.summaryValue(method: $0, eval: eval, metric: metric)) }
+            }
+            if rows.contains(where: { $0.metric == MetricKey.bwt.rawValue }) {
+                figures.append(MetricBars.single(metric: .bwt, eval: eval, bars: bars(.bwt), seeds: seeds,
+                                                 stem: "bwt-\(eval.rawValue)", measure: measure))
+            } else {
+                notes.append("bwt-\(eval.rawValue): not drawn, summary.csv has no bwt rows for \(eval.rawValue)")
+            }
+            // ACC, BWT, FWT and forgetting, leaving out those summary.csv has no rows for.
+            let present = Set(rows.map(\.metric))
+            let panelMetrics = SummaryTable.metrics.filter { present.contains($0.rawValue) }
+            let absent = SummaryTable.metrics.filter { !present.contains($0.rawValue) }
+            if !absent.isEmpty {
+                notes.append("metrics-\(eval.rawValue): no panel for \(absent.map(\.rawValue).joined(separator: ", ")), "
+                             + "summary.csv has no rows for \(absent.count == 1 ? "it" : "them") under \(eval.rawValue)")
+            }
+            if !panelMetrics.isEmpty {
+                figures.append(MetricBars.panel(metrics: panelMetrics, eval: eval,
+                                                bars: Dictionary(uniqueKeysWithValues: panelMetrics.map { ($0, bars($0)) }),
+                                                seeds: seeds, stem: "metrics-\(eval.rawValue)", measure: measure))
+            }
+            let table = SummaryTable(results, eval: eval)
+            tables.append(("summary-\(eval.rawValue).tex", table.latex))
+            tables.append(("summary-\(eval.rawValue).md", table.markdown))
+        }
+
+        if let ablation = results.ablation {
+            if ablation.isEmpty {
+                notes.append("ablation: not drawn, ablation.csv has no rows")
+            } else if ablation.contains(where: { $0.eval != nil }) {
+                var evals: [String] = []
+                for e in ablation where !evals.contains(e.eval!) { evals.append(e.eval!) }
+                evals.sort { (EvalSetting(rawValue: $0).map { EvalSetting.allCases.firstIndex(of: $0)! } ?? 99, $0)
+                    < (EvalSetting(rawValue: $1).map { EvalSetting.allCases.firstIndex(of: $0)! } ?? 99, $1) }
+                let evalStems = FileStems(evals)
+                for eval in evals {
+                    figures.append(AblationForest.figure(ablation.filter { $0.eval == eval },
+                                                         evalLabel: EvalSetting(rawValue: eval)?.label ?? eval, colors: colors,
+                                                         stem: "ablation-\(evalStems[eval])", measure: measure))
+                }
+            } else {
+                figures.append(AblationForest.figure(ablation, evalLabel: nil, colors: colors, stem: "ablation", measure: measure))
+            }
+        }
+    }
+}
+
+/// File-name-safe stems for free-form names (method names, eval values).
+///
+/// Letters, digits and `. _ + -` are kept; any other character becomes `_`. A name that had to
+/// change, or that would start with `.` or `-`, gets a short hash of the original appended, so
+/// two names never share a stem.
+struct FileStems {
+    private var map: [String: String] = [:]
+
+    init(_ names: [String]) {
+        for name in names where map[name] == nil {
+            let allowed = name.unicodeScalars.map { s -> Character in
+                let ok = s.isASCII && (CharacterSet.alphanumerics.contains(s) || "._+-".unicodeScalars.contains(s))
+                return ok ? Character(s) : "_"
+            }
+            var stem = String(allowed)
+            if stem != name || stem.isEmpty || stem.hasPrefix(".") || stem.hasPrefix("-") || stem.count > 80 {
+                stem = String(stem.prefix(60)) + "_" + String(Palette.fnv1a(name) & 0xFF_FFFF, radix: 16)
+                if stem.hasPrefix(".") || stem.hasPrefix("-") { stem = "m" + stem }
+            }
+            map[name] = stem
+        }
+    }
+
+    subscript(_ name: String) -> String { map[name]! }
+}

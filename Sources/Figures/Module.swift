@@ -1,1 +1,0 @@
-// The Figures module of Turritopsis; see docs/ARCHITECTURE.md.

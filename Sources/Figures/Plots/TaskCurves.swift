@@ -1,0 +1,117 @@
+import Foundation
+
+/// Each task's accuracy over the course of training, for one method.
+///
+/// x is "trained up to task" (b = before any training, then 1…T); one line per evaluated
+/// task with the mean over seeds and a shaded 95% t-interval. Task boundaries are the dotted
+/// verticals. A task's line is dashed with hollow markers before the task is trained and solid
+/// with filled markers from its own training on, so forgetting reads as the solid part falling.
+enum TaskCurves {
+    static let dash: [Double] = [2.2, 1.6]
+
+    static func figure(_ m: MethodMatrices, stem: String, measure c: Canvas) -> Figure {
+        let T = m.tasks
+        precondition(T >= 1, "a matrix has at least one task")
+        let width = Style.singleColumn
+        let seeds = m.seeds.count
+        let title = TitleBlock(head: "\(m.method) · \(m.eval.label)",
+                               note: seeds > 1 ? "mean ± 95% CI, \(seeds) seeds" : "1 seed, no CI")
+        let yTicks = Ticks(values: [0, 0.2, 0.4, 0.6, 0.8, 1.0], decimals: 0)
+        let yText = { (v: Double) in String(Int((v * 100).rounded())) }
+        let left = 4 + Axis.leftWidth(c, tickLabels: yTicks.values.map(yText), label: true)
+        let right = 8.0
+        let plotWidth = width - left - right
+        let colors = Palette.taskColors(T)
+        // Up to 10 tasks: one legend entry and marker shape per task. Beyond that the legend is
+        // a colour ramp from task 1 to task T and markers are small dots.
+        let compact = T > 10
+        let markers: [Canvas.Marker] = compact ? [.circle] : Canvas.Marker.allCases
+        let markerSize = compact ? 2.2 : 3.6
+        let notYet = LegendRows.Entry(label: "not yet trained", color: .muted, marker: .circle, line: true,
+                                      dash: dash, hollow: true)
+        // The dashed style is explained only when some task has a point before its training.
+        let hasUntrained = (1...T).contains { j in (0..<j).contains { m.cell(afterTask: $0, task: j) != nil } }
+        let extra = hasUntrained ? [notYet] : []
+        let entries = compact ? extra : (1...T).map { j in
+            LegendRows.Entry(label: "task \(j)", color: colors[j - 1], marker: markers[(j - 1) % markers.count], line: true)
+        } + extra
+        let legend = LegendRows(entries: entries)
+        let rampWidth = 60.0
+        let rampBlock = compact
+            ? c.width("task 1", size: Style.legendSize) + 4 + rampWidth + 4 + c.width("task \(T)", size: Style.legendSize) + LegendRows.spacing
+            : 0
+
+        let top = title.height(c, width: width - 8)
+        let plotHeight = 118.0
+        let xLabelBand = Style.labelSize * (Style.capHeight + Style.descent)
+        let legendTop = top + plotHeight + Axis.bottomHeight + 4 + xLabelBand + 6
+        let legendHeight = compact ? LegendRows.rowHeight : legend.height(c, width: plotWidth)
+        let height = legendTop + legendHeight + 4
+        let plot = Rect(x: left, y: top, width: plotWidth, height: plotHeight)
+        let xs = Scale(domain: (-0.3, Double(T) + 0.3), range: (plot.x, plot.maxX))
+        let ys = Scale(domain: (0, 1), range: (plot.maxY, plot.y))
+        let labelEvery = T <= 12 ? 1 : Int((Double(T) / 10).rounded(.up))
+
+        return Figure(stem: stem, title: "Accuracy of each task during training: \(m.method), \(m.eval.label)",
+                      width: width, height: height) { c in
+            title.draw(c, x: 4, width: width - 8)
+            Axis.left(c, plot: plot, scale: ys, ticks: yTicks, label: "accuracy (%)", labelX: 4 + xLabelBand,
+                      tickText: yText)
+            for t in 1..<T {
+                c.line(xs(Double(t)), plot.y, xs(Double(t)), plot.maxY, width: 0.5, color: RGB(hex: 0xA0A0A0), dash: [1, 1.5])
+            }
+            let ticks = (0...T).filter { $0 % labelEvery == 0 || $0 == T }.map { (xs(Double($0)), $0 == 0 ? "b" : String($0)) }
+            Axis.bottom(c, plot: plot, positions: ticks)
+            c.font(Style.labelSize)
+            c.text("trained up to task", plot.midX, top + plotHeight + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight,
+                   align: .center)
+
+            for j in 1...T {
+                let color = colors[j - 1]
+                let cells = (0...T).map { m.cell(afterTask: $0, task: j) }
+                // Confidence band, one polygon per run of consecutive cells that have one.
+                var run: [(Double, Estimate)] = []
+                func flush() {
+                    if run.count > 1 {
+                        let upper = run.map { (xs($0.0), ys(min($0.1.high, 1))) }
+                        let lower = run.reversed().map { (xs($0.0), ys(max($0.1.low, 0))) }
+                        c.fillPolygon(upper + lower, color: color, alpha: 0.16)
+                    }
+                    run.removeAll()
+                }
+                for (a, e) in cells.enumerated() {
+                    if let e, e.halfWidth.isFinite { run.append((Double(a), e)) } else { flush() }
+                }
+                flush()
+
+                let points = cells.enumerated().compactMap { a, e in e.map { (a, xs(Double(a)), ys($0.mean)) } }
+                let before = points.filter { $0.0 <= j - 1 }.map { ($0.1, $0.2) }
+                let after = points.filter { $0.0 >= j - 1 }.map { ($0.1, $0.2) }
+                c.polyline(before, width: Style.lineWidth * 0.8, color: color, dash: dash)
+                c.polyline(after, width: Style.lineWidth, color: color)
+                for p in points {
+                    c.marker(markers[(j - 1) % markers.count], p.1, p.2, size: markerSize, color: color,
+                             fill: p.0 >= j ? color : nil, lineWidth: compact ? 0.5 : 0.7)
+                }
+            }
+            if compact {
+                // "task 1 [ramp] task T", then the "not yet trained" entry, centred as one row.
+                c.font(Style.legendSize)
+                let entryWidth = hasUntrained ? LegendRows.sample + 3 + c.width(notYet.label) : -LegendRows.spacing
+                var x = plot.midX - (rampBlock + entryWidth) / 2
+                let y = legendTop + LegendRows.rowHeight / 2
+                c.text("task 1", x, y, valign: .center)
+                x += c.width("task 1") + 4
+                let ramp = Rect(x: x, y: y - 2.5, width: rampWidth, height: 5)
+                c.horizontalGradient(ramp, colors)
+                x += rampWidth + 4
+                c.text("task \(T)", x, y, valign: .center)
+                if hasUntrained {
+                    legend.draw(c, x: plot.midX - (rampBlock + entryWidth) / 2 + rampBlock, y: legendTop, width: entryWidth)
+                }
+            } else {
+                legend.draw(c, x: plot.x, y: legendTop, width: plot.width)
+            }
+        }
+    }
+}

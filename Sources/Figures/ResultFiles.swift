@@ -1,0 +1,267 @@
+import Foundation
+
+/// An evaluation setting of a continual-learning run (van de Ven & Tolias 2019).
+public enum EvalSetting: String, Sendable, CaseIterable, Comparable {
+    case taskIL = "task-il"
+    case domainIL = "domain-il"
+    case classIL = "class-il"
+
+    /// The name used in figure titles and tables.
+    public var label: String {
+        switch self {
+        case .taskIL: "Task-IL"
+        case .domainIL: "Domain-IL"
+        case .classIL: "Class-IL"
+        }
+    }
+
+    public static func < (a: Self, b: Self) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// The parts of `experiment.json` the figures use. Unknown keys are ignored.
+public struct ExperimentInfo: Sendable, Equatable {
+    public var experiment: String
+    /// The version of the program that produced the results.
+    public var version: String
+    public var configHash: String
+    public var datasetName: String?
+    public var datasetSHA256: String
+    /// Number of tasks from `scenario.tasks`, when present.
+    public var tasks: Int?
+    /// Methods in the order the experiment lists them (figures and tables keep this order).
+    public var methods: [String]
+    public var seeds: [Int]
+
+    static func read(path: String) throws -> ExperimentInfo {
+        let text = try readInputText(path: path)
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        } catch {
+            throw FiguresError(.badJSON, path: path, "is not valid JSON")
+        }
+        guard let root = parsed as? [String: Any] else {
+            throw FiguresError(.badJSON, path: path, "expected a JSON object at the top level")
+        }
+        func string(_ dict: [String: Any], _ key: String, _ where_: String) throws -> String {
+            guard let v = dict[key] else { throw FiguresError(.badJSON, path: path, "missing the key \(quoted(where_))") }
+            guard let s = v as? String else { throw FiguresError(.badJSON, path: path, "\(quoted(where_)) must be a string") }
+            return s
+        }
+        func object(_ key: String) throws -> [String: Any]? {
+            guard let v = root[key] else { return nil }
+            guard let d = v as? [String: Any] else { throw FiguresError(.badJSON, path: path, "\(quoted(key)) must be an object") }
+            return d
+        }
+        guard let dataset = try object("dataset") else {
+            throw FiguresError(.badJSON, path: path, "missing the key \"dataset\"")
+        }
+        var info = ExperimentInfo(
+            experiment: try string(root, "experiment", "experiment"),
+            version: try string(root, "version", "version"),
+            configHash: try string(root, "config_hash", "config_hash"),
+            datasetName: dataset["name"] as? String,
+            datasetSHA256: try string(dataset, "sha256", "dataset.sha256"),
+            tasks: nil, methods: [], seeds: [])
+        if let scenario = try object("scenario"), let t = scenario["tasks"] {
+            guard let n = t as? Int, n >= 1 else {
+                throw FiguresError(.badJSON, path: path, "\"scenario.tasks\" must be a positive integer")
+            }
+            info.tasks = n
+        }
+        if let m = root["methods"] {
+            guard let list = m as? [String] else { throw FiguresError(.badJSON, path: path, "\"methods\" must be a list of strings") }
+            info.methods = list
+        }
+        if let s = root["seeds"] {
+            guard let list = s as? [Int] else { throw FiguresError(.badJSON, path: path, "\"seeds\" must be a list of integers") }
+            info.seeds = list
+        }
+        return info
+    }
+}
+
+/// One row of `matrix.csv`: R[afterTask][task] of one run (afterTask 0 is the b row).
+struct MatrixEntry: Sendable {
+    var method: String
+    var seed: Int
+    var eval: EvalSetting
+    var afterTask: Int
+    var task: Int
+    var accuracy: Double
+}
+
+/// The metric keys of `summary.csv` and `ablation.csv` that the figures and tables know.
+public enum MetricKey: String, Sendable, CaseIterable {
+    case acc
+    case bwt
+    case fwt
+    case forgetting
+    case learningAccuracy = "learning_accuracy"
+    case avgIncrementalAcc = "avg_incremental_acc"
+
+    /// Short name for axes and table heads.
+    public var label: String {
+        switch self {
+        case .acc: "ACC"
+        case .bwt: "BWT"
+        case .fwt: "FWT"
+        case .forgetting: "Forgetting"
+        case .learningAccuracy: "LA"
+        case .avgIncrementalAcc: "Avg. inc. ACC"
+        }
+    }
+
+    /// Longer name for figure titles.
+    public var longLabel: String {
+        switch self {
+        case .acc: "Average accuracy"
+        case .bwt: "Backward transfer"
+        case .fwt: "Forward transfer"
+        case .forgetting: "Forgetting"
+        case .learningAccuracy: "Learning accuracy"
+        case .avgIncrementalAcc: "Average incremental accuracy"
+        }
+    }
+
+    /// Whether a larger value is better (all but forgetting).
+    public var higherIsBetter: Bool { self != .forgetting }
+}
+
+/// One row of `summary.csv`: a metric over seeds for one method and evaluation setting.
+struct SummaryEntry: Sendable {
+    var method: String
+    var eval: EvalSetting
+    var metric: String
+    var mean: Double
+    var ciLow: Double
+    var ciHigh: Double
+    var n: Int
+}
+
+/// One row of `ablation.csv`: the paired difference full − ablated for one component.
+struct AblationEntry: Sendable {
+    var component: String
+    var metric: String
+    var delta: Double
+    var ciLow: Double
+    var ciHigh: Double
+    /// The `eval` column, when the file has one.
+    var eval: String?
+}
+
+/// Everything a render reads from a results directory, validated.
+struct ResultSet: Sendable {
+    var directory: String
+    var info: ExperimentInfo
+    var matrix: [MatrixEntry]
+    var summary: [SummaryEntry]
+    var ablation: [AblationEntry]?
+
+    static let matrixHeader = ["method", "seed", "eval", "after_task", "task", "accuracy"]
+    static let summaryHeader = ["experiment", "method", "eval", "metric", "mean", "std", "sem", "ci_low", "ci_high", "n"]
+    static let ablationColumns = ["component", "metric", "delta", "ci_low", "ci_high"]
+
+    static func load(directory: String) throws -> ResultSet {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw FiguresError(.missingDirectory, path: directory, "results directory does not exist")
+        }
+        guard isDirectory.boolValue else {
+            throw FiguresError(.missingDirectory, path: directory, "is not a directory (expected a results directory)")
+        }
+        func file(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+
+        let info = try ExperimentInfo.read(path: file("experiment.json"))
+        let matrix = try readMatrix(path: file("matrix.csv"), info: info)
+        let summary = try readSummary(path: file("summary.csv"))
+        let ablationPath = file("ablation.csv")
+        let ablation = FileManager.default.fileExists(atPath: ablationPath) ? try readAblation(path: ablationPath) : nil
+        return ResultSet(directory: directory, info: info, matrix: matrix, summary: summary, ablation: ablation)
+    }
+
+    static func readMatrix(path: String, info: ExperimentInfo) throws -> [MatrixEntry] {
+        let table = try CSVTable.read(path: path)
+        try table.requireHeader(matrixHeader)
+        guard !table.records.isEmpty else { throw FiguresError(.noData, path: path, "has a header but no rows") }
+        var seen: [String: Int] = [:]
+        var out: [MatrixEntry] = []
+        out.reserveCapacity(table.records.count)
+        for record in table.records {
+            let f = FieldReader(table: table, record: record)
+            let method = try f.string(0, "method")
+            let seed = try f.integer(1, "seed")
+            let evalText = try f.string(2, "eval")
+            guard let eval = EvalSetting(rawValue: evalText) else {
+                throw f.bad("eval \(quoted(evalText)) is not one of task-il, domain-il, class-il")
+            }
+            let after = try f.integer(3, "after_task")
+            let task = try f.integer(4, "task")
+            let acc = try f.number(5, "accuracy")
+            guard after >= 0 else { throw f.bad("after_task \(after) is negative") }
+            guard task >= 1 else { throw f.bad("task \(task) must be at least 1") }
+            if let t = info.tasks {
+                guard task <= t, after <= t else {
+                    throw f.bad("task \(max(task, after)) exceeds the \(t) tasks of scenario.tasks in experiment.json")
+                }
+            }
+            guard (0...1).contains(acc) else { throw f.bad("accuracy \(acc) is not a fraction in [0, 1]") }
+            let key = "\(method)\u{1F}\(seed)\u{1F}\(eval.rawValue)\u{1F}\(after)\u{1F}\(task)"
+            if let earlier = seen[key] { throw f.bad("duplicates the row on line \(earlier)") }
+            seen[key] = record.line
+            out.append(MatrixEntry(method: method, seed: seed, eval: eval, afterTask: after, task: task, accuracy: acc))
+        }
+        return out
+    }
+
+    static func readSummary(path: String) throws -> [SummaryEntry] {
+        let table = try CSVTable.read(path: path)
+        try table.requireHeader(summaryHeader)
+        var seen: [String: Int] = [:]
+        var out: [SummaryEntry] = []
+        for record in table.records {
+            let f = FieldReader(table: table, record: record)
+            let method = try f.string(1, "method")
+            let evalText = try f.string(2, "eval")
+            guard let eval = EvalSetting(rawValue: evalText) else {
+                throw f.bad("eval \(quoted(evalText)) is not one of task-il, domain-il, class-il")
+            }
+            let metric = try f.string(3, "metric")
+            let mean = try f.number(4, "mean")
+            _ = try f.numberOrNaN(5, "std")
+            _ = try f.numberOrNaN(6, "sem")
+            let lo = try f.numberOrNaN(7, "ci_low")
+            let hi = try f.numberOrNaN(8, "ci_high")
+            let n = try f.integer(9, "n")
+            guard n >= 1 else { throw f.bad("n \(n) must be at least 1") }
+            if lo.isFinite && hi.isFinite && lo > hi { throw f.bad("ci_low \(lo) is above ci_high \(hi)") }
+            let key = "\(method)\u{1F}\(eval.rawValue)\u{1F}\(metric)"
+            if let earlier = seen[key] { throw f.bad("duplicates the row on line \(earlier)") }
+            seen[key] = record.line
+            out.append(SummaryEntry(method: method, eval: eval, metric: metric, mean: mean, ciLow: lo, ciHigh: hi, n: n))
+        }
+        return out
+    }
+
+    static func readAblation(path: String) throws -> [AblationEntry] {
+        let table = try CSVTable.read(path: path)
+        let c = try table.columns(ablationColumns)
+        let evalColumn = table.optionalColumn("eval")
+        var out: [AblationEntry] = []
+        for record in table.records {
+            let f = FieldReader(table: table, record: record)
+            let lo = try f.numberOrNaN(c[3], "ci_low")
+            let hi = try f.numberOrNaN(c[4], "ci_high")
+            if lo.isFinite && hi.isFinite && lo > hi { throw f.bad("ci_low \(lo) is above ci_high \(hi)") }
+            out.append(AblationEntry(
+                component: try f.string(c[0], "component"),
+                metric: try f.string(c[1], "metric"),
+                delta: try f.number(c[2], "delta"),
+                ciLow: lo, ciHigh: hi,
+                eval: try evalColumn.map { try f.string($0, "eval") }))
+        }
+        return out
+    }
+}
