@@ -1,6 +1,7 @@
 import ArgumentParser
 import Continual
 import Experiments
+import Figures
 import Foundation
 import NeuralNet
 
@@ -44,7 +45,8 @@ struct Run: ParsableCommand {
         discussion: """
             Starts from a preset (default: quick — split mnist-mini, class-IL, 5 tasks, 3 seeds) and \
             applies the options given. Prints a table of ACC, BWT, FWT and forgetting (mean ± 95% CI \
-            over seeds) and writes runs/*.json, matrix.csv and summary.csv. Cells whose result file \
+            over seeds), writes runs/*.json, matrix.csv and summary.csv, then figures/ and tables/. \
+            Cells whose result file \
             exists are not run again.
             """)
 
@@ -130,6 +132,7 @@ struct Run: ParsableCommand {
             let started = Date()
             let outcome = try runner.run()
             print(outcome.aggregate.markdown)
+            printFigureReport(try FigureRenderer.render(resultsDirectory: outcome.directory.path))
             print("results: \(outcome.directory.path) (\(outcome.ran.count) cells run, \(outcome.skipped.count) already done, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
         }
     }
