@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "NeuralNet", dependencies: ["COpenBLAS"], swiftSettings: numericFlags),
         .target(name: "Datasets", dependencies: ["CZlib"]),
         .target(name: "Continual", dependencies: ["NeuralNet", "Datasets"], swiftSettings: numericFlags),
-        .target(name: "Experiments", dependencies: ["Continual"]),
+        .target(name: "Experiments", dependencies: ["Continual", "NeuralNet", "Datasets"]),
         .target(name: "Figures", dependencies: ["CCairo", "CPNG"]),
         .executableTarget(
             name: "bench",

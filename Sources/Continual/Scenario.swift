@@ -1,4 +1,5 @@
 import Datasets
+import Foundation
 import NeuralNet
 
 /// How a dataset is cut into tasks.
@@ -211,7 +212,7 @@ public struct Scenario: Sendable {
 
     /// Bilinear rotation about the image centre, as a resampling map (pixels outside are 0).
     static func rotation(degrees: Double, height: Int, width: Int) -> InputTransform {
-        let a = degrees * Double.pi / 180, c = _cosd(a), s = _sind(a)
+        let a = degrees * Double.pi / 180, c = cos(a), s = sin(a)
         let cy = Double(height - 1) / 2, cx = Double(width - 1) / 2
         var source = [Int32](repeating: -1, count: 4 * height * width)
         var weight = [Float](repeating: 0, count: 4 * height * width)
@@ -302,13 +303,3 @@ public struct SampleRef: Sendable, Hashable {
         self.index = index
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-@inline(__always) func _cosd(_ x: Double) -> Double { Glibc.cos(x) }
-@inline(__always) func _sind(_ x: Double) -> Double { Glibc.sin(x) }
-#else
-import Foundation
-@inline(__always) func _cosd(_ x: Double) -> Double { Foundation.cos(x) }
-@inline(__always) func _sind(_ x: Double) -> Double { Foundation.sin(x) }
-#endif

@@ -1,6 +1,7 @@
 // Summaries over seeds: Student-t confidence intervals and a deterministic paired bootstrap.
 
 import Foundation
+import NeuralNet
 
 /// Mean, spread and a two-sided Student-t confidence interval of a sample (typically one metric
 /// over seeds).
@@ -73,8 +74,8 @@ public struct Summary: Codable, Sendable, Equatable {
 /// type 7, the default of R's `quantile` and NumPy's `percentile`): Q(p) = Δ*_(⌊h⌋) +
 /// (h − ⌊h⌋)(Δ*_(⌊h⌋+1) − Δ*_(⌊h⌋)) with h = (B − 1)p on 0-based order statistics.
 ///
-/// The indices come from a SplitMix64 stream seeded with `seed` and nothing else (no global or
-/// system generator), mapped to 0..<n without bias by Lemire's multiply-and-reject method, so the
+/// The indices come from the `RandomStream` named (seed, "bootstrap") and nothing else (no global
+/// or system generator), mapped to 0..<n without bias by Lemire's multiply-and-reject method, so the
 /// same inputs, `resamples` and `seed` give bit-identical results (the order of every floating-point
 /// operation is fixed too). With n = 1
 /// every resample equals the single difference and the interval says nothing, so `ciLow` and
@@ -118,51 +119,17 @@ public struct PairedBootstrap: Codable, Sendable, Equatable {
         self.seed = seed
         guard n >= 2 else { return }
 
-        var generator = SplitMix64(seed: seed)
+        var generator = RandomStream(seed: seed, purpose: "bootstrap")
         var means = [Double](repeating: 0, count: resamples)
         for r in 0..<resamples {
             var sum = 0.0
-            for _ in 0..<n { sum += d[generator.next(below: n)] }
+            for _ in 0..<n { sum += d[generator.nextInt(below: n)] }
             means[r] = sum / Double(n)
         }
         means.sort()
         let alpha = 1 - confidence
         ciLow = sortedQuantile(means, alpha / 2)
         ciHigh = sortedQuantile(means, 1 - alpha / 2)
-    }
-
-    /// SplitMix64 (Steele, Lea & Flood 2014; Vigna's reference `splitmix64.c`): a 64-bit state that
-    /// advances by the golden-ratio increment, followed by a bijective output mix.
-    struct SplitMix64 {
-        private(set) var state: UInt64
-
-        init(seed: UInt64) { state = seed }
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-
-        /// Uniform on 0..<bound without modulo bias (Lemire 2019, "Fast random integer generation in
-        /// an interval"): the high word of next()·bound, rejecting the few low words below 2⁶⁴ mod bound.
-        mutating func next(below bound: Int) -> Int {
-            precondition(bound > 0, "bound \(bound) must be positive")
-            let m = UInt64(bound)
-            var product = next().multipliedFullWidth(by: m)
-            if product.low < m {
-                let threshold = (0 &- m) % m
-                while product.low < threshold { product = next().multipliedFullWidth(by: m) }
-            }
-            return Int(product.high)
-        }
-
-        /// Uniform on [0, 1) with 53 random bits.
-        mutating func nextUnit() -> Double {
-            Double(next() >> 11) * 0x1p-53
-        }
     }
 }
 

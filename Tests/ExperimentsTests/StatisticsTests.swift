@@ -1,4 +1,5 @@
 import Foundation
+import NeuralNet
 import Testing
 @testable import Experiments
 
@@ -7,15 +8,10 @@ private func isClose(_ x: Double?, _ y: Double, relative: Double = 0, absolute: 
     return abs(x - y) <= max(absolute, relative * abs(y))
 }
 
-/// n draws from N(mean, sd²) by Box–Muller over the bootstrap's own generator, so the samples are
-/// fixed by `seed`.
+/// n draws from N(mean, sd²) from a named stream, so the samples are fixed by `seed`.
 private func normalSample(_ n: Int, mean: Double, sd: Double, seed: UInt64) -> [Double] {
-    var generator = PairedBootstrap.SplitMix64(seed: seed)
-    return (0..<n).map { _ in
-        let u1 = 1 - generator.nextUnit()  // in (0, 1], so the logarithm is finite
-        let u2 = generator.nextUnit()
-        return mean + sd * (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-    }
+    var generator = RandomStream(seed: seed, purpose: "normal-sample")
+    return (0..<n).map { _ in mean + sd * generator.normal() }
 }
 
 @Suite struct SummaryTests {
@@ -157,22 +153,6 @@ private func normalSample(_ n: Int, mean: Double, sd: Double, seed: UInt64) -> [
 }
 
 @Suite struct PairedBootstrapTests {
-    @Test func generatorMatchesTheSplitMix64ReferenceOutputs() {
-        // First outputs of Vigna's splitmix64.c from state 0.
-        var g = PairedBootstrap.SplitMix64(seed: 0)
-        #expect(g.next() == 0xE220_A839_7B1D_CDAF)
-        #expect(g.next() == 0x6E78_9E6A_A1B9_65F4)
-        #expect(g.next() == 0x06C4_5D18_8009_454F)
-    }
-
-    @Test func boundedDrawsStayInRangeAndAreEvenlySpread() {
-        var g = PairedBootstrap.SplitMix64(seed: 7)
-        var counts = [Int](repeating: 0, count: 6)
-        for _ in 0..<60_000 { counts[g.next(below: 6)] += 1 }
-        // Expected 10,000 each with a standard deviation of about 91; allow 5 of them.
-        #expect(counts.allSatisfy { abs($0 - 10_000) < 455 }, "\(counts)")
-    }
-
     @Test func percentileUsesLinearInterpolationBetweenOrderStatistics() {
         // Type 7 on [1, 2, 3, 4]: h = 3p. p = 0.25 → h = 0.75 → 1 + 0.75·(2 − 1) = 1.75;
         // p = 0.5 → h = 1.5 → 2.5; p = 0 → 1; p = 1 → 4.
