@@ -6,7 +6,7 @@
 /// permutation. The generator is xoshiro256** seeded through SplitMix64; the purpose is hashed with
 /// 64-bit FNV-1a. The sequence is the same on every platform.
 public struct RandomStream: RandomNumberGenerator, Sendable {
-    private var s0, s1, s2, s3: UInt64
+    @usableFromInline var s0, s1, s2, s3: UInt64
 
     public init(seed: UInt64, purpose: String, index: Int = 0) {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -31,6 +31,7 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
     @inlinable @inline(__always)
     static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 &- k)) }
 
+    @inlinable
     public mutating func next() -> UInt64 {
         let result = RandomStream.rotl(s1 &* 5, 7) &* 9
         let t = s1 << 17
@@ -49,6 +50,7 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
     public mutating func uniform(_ lower: Float, _ upper: Float) -> Float { lower + (upper - lower) * nextFloat() }
 
     /// A uniform integer in 0..<bound without modulo bias (Lemire's method).
+    @inlinable
     public mutating func nextInt(below bound: Int) -> Int {
         precondition(bound > 0, "nextInt(below:) needs a positive bound")
         let b = UInt64(bound)
@@ -73,7 +75,9 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
         return p
     }
 
-    /// Shuffles `a` in place (Fisher–Yates with this stream).
+    /// Shuffles `a` in place (Fisher–Yates with this stream). Inlinable, so it is specialised
+    /// for the caller's element type (an unspecialised generic swap allocates).
+    @inlinable
     public mutating func shuffle<T>(_ a: inout [T]) {
         guard a.count > 1 else { return }
         for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, nextInt(below: i + 1)) }
