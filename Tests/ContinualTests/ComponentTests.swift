@@ -244,3 +244,33 @@ import Testing
         #expect(component.baseLearningRate == 0.01)
     }
 }
+
+@Suite struct ForgettingTests {
+    /// Permuted mnist-mini, domain-IL, 2 tasks, 784-100-10, Adam 0.001, batch 64, 3 epochs, seed 1.
+    /// Measured when written: finetune R[1][0] − R[0][0] = −0.082; EWC (λ = 100) −0.004;
+    /// replay (reservoir, K = 1000) −0.001.
+    func bwt(_ keys: [ComponentKey]) throws -> Double {
+        let scenario = try Scenario(ScenarioConfig(kind: .permuted, setting: .domain, tasks: 2), dataset: mnistMini, seed: 1)
+        var trainer = Trainer(scenario: scenario, config: TrainingConfig(hidden: [100], optimizer: .adam, learningRate: 0.001, batchSize: 64, epochs: 3), seed: 1)
+        trainer.components = ComponentSettings(enabling: keys).makeComponents(scenario: scenario)
+        let R = trainer.run().accuracy["domain-il"]!
+        return MetricSet(R: R, b: [0, 0]).bwt!
+    }
+
+    @Test func ewcAndReplayForgetLessThanFinetune() throws {
+        let finetune = try bwt([]), ewc = try bwt([.ewc]), replay = try bwt([.replay])
+        #expect(finetune < -0.05, "finetune BWT \(finetune)")
+        #expect(ewc > finetune + 0.04, "EWC BWT \(ewc) vs finetune \(finetune)")
+        #expect(replay > finetune + 0.04, "replay BWT \(replay) vs finetune \(finetune)")
+    }
+
+    /// The factory builds components in the fixed hook order whatever the order asked for, and a
+    /// config decodes with missing keys taking their defaults.
+    @Test func factoryOrderAndDefaults() throws {
+        let scenario = try Scenario(ScenarioConfig(kind: .permuted, setting: .domain, tasks: 2), dataset: mnistMini, seed: 1)
+        let components = ComponentSettings(enabling: [.adaptiveLR, .replay, .ewc]).makeComponents(scenario: scenario)
+        #expect(components.map(\.key) == ["ewc", "replay", "adaptive-lr"])
+        let decoded = try JSONDecoder().decode(ComponentSettings.self, from: Data(#"{"enabled":["ewc"],"ewc":{"lambda":5}}"#.utf8))
+        #expect(decoded.ewc == EWCConfig(lambda: 5) && decoded.replay == nil)
+    }
+}
