@@ -35,9 +35,12 @@ public struct EWCConfig: Codable, Sendable, Hashable {
     /// Minibatch size of the `batched` estimate.
     public var fisherBatch: Int
 
-    /// λ = 100 is the value of van de Ven, Tuytelaars & Tolias (2022) for permuted MNIST in every
-    /// setting (with the ½ included); split MNIST needs far larger λ (1e5 task-IL to 1e9 class-IL).
-    public init(lambda: Double = 100, variant: Variant = .separate, gamma: Double = 1, fisherLabels: FisherLabels = .exact,
+    /// λ = 30 was the best average accuracy of λ ∈ {3, 10, 30, 100, 1000, 1e4} on permuted
+    /// mnist-partial, domain-IL, 5 tasks, 784-100-100-10, Adam 0.001, batch 128, 2 epochs, Fisher
+    /// on 1,000 samples, seed 1 (ACC 0.901; 0.896 at 10, 0.884 at 100, finetune 0.805). The
+    /// literature uses 100 for permuted MNIST (van de Ven et al. 2022, ½ included); split MNIST
+    /// needs far larger λ (1e5 task-IL to 1e9 class-IL).
+    public init(lambda: Double = 30, variant: Variant = .separate, gamma: Double = 1, fisherLabels: FisherLabels = .exact,
                 fisherSamples: Int? = nil, fisherBatch: Int = 128) {
         self.lambda = lambda
         self.variant = variant
