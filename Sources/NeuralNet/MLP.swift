@@ -64,6 +64,33 @@ public final class MLP: Network {
     /// The output of hidden layer `index` (0-based) from the last forward.
     public func hiddenOutput(_ index: Int) -> UnsafePointer<Float> { UnsafePointer(activations[index].data) }
 
+    /// Backpropagates ∂loss/∂logits [rows, K] through the layers *without* touching the parameter
+    /// gradients, and hands every layer's input [rows, D_l] and output gradient δ_l [rows, H_l] to
+    /// `visit(layer, input, δ)`, last layer first. Row n of δ_l is sample n's own gradient, so
+    /// per-sample quantities (a diagonal Fisher: (x²)ᵀ(δ²)) can be built from them. Must follow a
+    /// `forward` of the same x; `backward` is unchanged by it.
+    public func backpropagate(
+        _ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+        visit: (_ layer: Int, _ input: UnsafePointer<Float>, _ outputGradient: UnsafePointer<Float>) -> Void
+    ) {
+        var dy = outputGradient
+        var spare = (gradientA.data, gradientB.data)
+        for i in stride(from: layers.count - 1, through: 0, by: -1) {
+            let layer = layers[i]
+            let input = i == 0 ? x : UnsafePointer(activations[i - 1].data)
+            visit(i, input, dy)
+            if i > 0 {
+                let dx = spare.0
+                BLAS.sgemm(transA: false, transB: true, m: rows, n: layer.inputs, k: layer.outputs,
+                           a: dy, lda: layer.outputs, b: parameters.values(layer.weight), ldb: layer.outputs,
+                           beta: 0, c: dx, ldc: layer.inputs)
+                Kernels.reluBackward(output: activations[i - 1].data, gradient: dx, rows * layer.inputs)
+                dy = UnsafePointer(dx)
+                spare = (spare.1, spare.0)
+            }
+        }
+    }
+
     public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int) {
         var dy = outputGradient
         var spare = (gradientA.data, gradientB.data)

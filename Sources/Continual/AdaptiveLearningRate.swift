@@ -1,0 +1,54 @@
+/// Settings of the decaying learning rate.
+public struct AdaptiveLRConfig: Codable, Sendable, Hashable {
+    /// κ in α_t = α / (1 + κ t).
+    public var kappa: Double
+    /// Counts t from 0 again at the start of every task (otherwise t counts every step of the run).
+    public var restartEachTask: Bool
+
+    public init(kappa: Double = 0.1, restartEachTask: Bool = false) {
+        self.kappa = kappa
+        self.restartEachTask = restartEachTask
+    }
+
+    /// Missing keys take their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kappa = try c.decodeIfPresent(Double.self, forKey: .kappa) ?? 0.1
+        restartEachTask = try c.decodeIfPresent(Bool.self, forKey: .restartEachTask) ?? false
+    }
+}
+
+/// The source text's "adaptive learning rate": a learning rate that decays with the optimizer
+/// steps taken, α_t = α / (1 + κ t), where α is the optimizer's rate when the run starts and t the
+/// steps taken so far (in the run, or in the current task with `restartEachTask`).
+///
+/// It sets `optimizer.learningRate` in `beforeStep`, so it works with any optimizer (SGD, Adam);
+/// the base α is read once, before the first task, and kept. Works in every scenario.
+public final class AdaptiveLearningRate: Component {
+    public let config: AdaptiveLRConfig
+    public var key: String { ComponentKey.adaptiveLR.rawValue }
+    /// α, read from the optimizer before the first task.
+    public private(set) var baseLearningRate: Float?
+    private var lastRate: Float = 0
+
+    public init(_ config: AdaptiveLRConfig) { self.config = config }
+
+    /// α / (1 + κ t) after t steps.
+    public func learningRate(afterSteps t: Int) -> Float {
+        Float(Double(baseLearningRate ?? 0) / (1 + config.kappa * Double(t)))
+    }
+
+    public func beforeTask(_ context: TrainingContext) {
+        if baseLearningRate == nil { baseLearningRate = context.optimizer.learningRate }
+    }
+
+    public func beforeStep(_ context: TrainingContext) {
+        let t = config.restartEachTask ? context.taskStep : context.step
+        lastRate = learningRate(afterSteps: t)
+        context.optimizer.learningRate = lastRate
+    }
+
+    public func report() -> [String: Double] {
+        ["base_learning_rate": Double(baseLearningRate ?? 0), "final_learning_rate": Double(lastRate)]
+    }
+}
