@@ -18,15 +18,20 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
     public var dataset: String
     public var scenario: ScenarioConfig
     public var training: TrainingConfig
-    /// Methods to run, each `finetune`, `joint`, or (later) a set of components.
+    /// Methods to run: `finetune`, `joint`, or a set of components joined by `+` in any order
+    /// (`ewc`, `ewc+replay`, `replay+adaptive-lr`), each trained on top of finetuning.
     public var methods: [String]
+    /// The hyper-parameters of every component; a method uses those of its own components.
+    public var components: ComponentSettings
     public var seeds: [Int]
     /// OpenBLAS threads per process.
     public var threads: Int
 
     public init(name: String, dataset: String, scenario: ScenarioConfig, training: TrainingConfig,
-                methods: [String], seeds: [Int], threads: Int = 1) {
+                methods: [String], seeds: [Int], threads: Int = 1,
+                components: ComponentSettings = ComponentSettings(enabling: ComponentKey.allCases)) {
         self.name = name
+        self.components = components
         self.dataset = dataset
         self.scenario = scenario
         self.training = training
@@ -53,9 +58,52 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
         try check(Set(seeds).count == seeds.count, "--seeds lists a seed twice: \(seeds)")
         try check(seeds.allSatisfy { $0 >= 0 }, "seeds must be non-negative (got \(seeds))")
         try check(!methods.isEmpty, "--method needs at least one method")
-        for m in methods { try check(Self.baselines.contains(m), "unknown method '\(m)'; known: \(Self.baselines.joined(separator: ", "))") }
+        for m in methods { _ = try Self.componentKeys(of: m) }
+        if let replay = components.replay {
+            try check(replay.capacity >= 1, "--replay-capacity must be at least 1 (got \(replay.capacity))")
+            try check((replay.batchSize ?? training.batchSize) >= 1 && (replay.batchSize ?? training.batchSize) <= training.batchSize,
+                      "--replay-batch-size must be between 1 and --batch-size (\(training.batchSize)); got \(replay.batchSize ?? 0)")
+        }
+        if let ewc = components.ewc {
+            try check(ewc.lambda >= 0 && ewc.lambda.isFinite, "--ewc-lambda must be a non-negative number (got \(ewc.lambda))")
+            try check(ewc.gamma > 0 && ewc.gamma <= 1, "--ewc-gamma must be in (0, 1] (got \(ewc.gamma))")
+            try check(ewc.fisherSamples.map { $0 >= 1 } ?? true, "--fisher-samples must be at least 1")
+        }
+        if let lr = components.adaptiveLR { try check(lr.kappa >= 0 && lr.kappa.isFinite, "--lr-decay must be a non-negative number (got \(lr.kappa))") }
         try check(threads >= 1 && threads <= 64, "--threads must be between 1 and 64 (got \(threads))")
         if scenario.kind == .rotated { try check(scenario.maxAngle.isFinite, "the rotation angle must be finite") }
+    }
+}
+
+extension ExperimentConfig {
+    /// The components of a method name: none for `finetune` and `joint`, else the `+`-separated keys.
+    public static func componentKeys(of method: String) throws -> [ComponentKey] {
+        if baselines.contains(method) { return [] }
+        let parts = method.split(separator: "+").map(String.init)
+        var keys: [ComponentKey] = []
+        for part in parts {
+            guard let key = ComponentKey(rawValue: part) else {
+                let known = (baselines + ComponentKey.allCases.map(\.rawValue)).joined(separator: ", ")
+                throw ConfigError("unknown method '\(method)': '\(part)' is not one of \(known) (combine components with +)")
+            }
+            guard !keys.contains(key) else { throw ConfigError("method '\(method)' names \(part) twice") }
+            keys.append(key)
+        }
+        guard !keys.isEmpty else { throw ConfigError("empty method name") }
+        return keys
+    }
+
+    /// The component settings a method runs with: its own components enabled, the others' configs
+    /// dropped (so changing λ does not change the stamp of a run without EWC). Nil for baselines.
+    public func settings(for method: String) throws -> ComponentSettings? {
+        let keys = try Self.componentKeys(of: method)
+        guard !keys.isEmpty else { return nil }
+        let ordered = ComponentKey.allCases.filter(keys.contains)
+        return ComponentSettings(
+            ewc: ordered.contains(.ewc) ? components.ewc ?? EWCConfig() : nil,
+            replay: ordered.contains(.replay) ? components.replay ?? ReplayConfig() : nil,
+            adaptiveLR: ordered.contains(.adaptiveLR) ? components.adaptiveLR ?? AdaptiveLRConfig() : nil,
+            enabled: ordered)
     }
 }
 

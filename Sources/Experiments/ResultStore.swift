@@ -9,6 +9,8 @@ public struct Cell: Codable, Sendable, Hashable {
     public var scenario: ScenarioConfig
     public var training: TrainingConfig
     public var method: String
+    /// The method's components and their settings; nil for the baselines.
+    public var components: ComponentSettings?
     public var seed: Int
 
     /// A readable prefix and the first 12 hex digits of the SHA-256 of the canonical JSON of the

@@ -52,7 +52,9 @@ public struct Runner {
         var records: [RunRecord] = [], ran: [String] = [], skipped: [String] = []
         for method in config.methods {
             for seed in config.seeds {
-                let cell = Cell(datasetSHA256: dataset.sha256, scenario: config.scenario, training: config.training, method: method, seed: seed)
+                let components = try config.settings(for: method)
+                let cell = Cell(datasetSHA256: dataset.sha256, scenario: config.scenario, training: config.training,
+                                method: method, components: components, seed: seed)
                 let stamp = cell.stamp
                 if let existing = try store.record(stamp) {
                     records.append(existing)
@@ -63,6 +65,7 @@ public struct Runner {
                 let scenario = scenarios[seed]!
                 var trainer = Trainer(scenario: scenario, config: config.training, seed: UInt64(seed))
                 trainer.joint = method == "joint"
+                trainer.components = components?.makeComponents(scenario: scenario) ?? []
                 if let progress { trainer.progress = { progress(stamp, $0) } }
                 let result = trainer.run()
                 let record = RunRecord(

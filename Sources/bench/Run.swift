@@ -34,6 +34,19 @@ struct Widths: ExpressibleByArgument {
 }
 
 extension Setting: ExpressibleByArgument {}
+extension EWCConfig.Variant: ExpressibleByArgument {}
+extension EWCConfig.FisherLabels: ExpressibleByArgument {}
+extension ReplayConfig.Policy: ExpressibleByArgument {}
+extension ReplayConfig.Weighting: ExpressibleByArgument {}
+
+/// A value that can be copied with one change, for applying options to component configs.
+protocol Adjustable {}
+extension Adjustable {
+    func with(_ change: (inout Self) -> Void) -> Self { var c = self; change(&c); return c }
+}
+extension EWCConfig: Adjustable {}
+extension ReplayConfig: Adjustable {}
+extension AdaptiveLRConfig: Adjustable {}
 extension ScenarioKind: ExpressibleByArgument {}
 extension ClassOrder: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
@@ -80,8 +93,21 @@ struct Run: ParsableCommand {
     var hidden: Widths?
     @Option(help: "Seeds: a count (3 → 1,2,3), a range (4..8) or a list (1,5,9).")
     var seeds: SeedList?
-    @Option(parsing: .upToNextOption, help: "Methods to run: finetune, joint (several allowed).")
+    @Option(parsing: .upToNextOption, help: "Methods to run: finetune, joint, or components joined by + (ewc, replay, adaptive-lr, e.g. ewc+replay); several allowed.")
     var method: [String] = []
+    @Option(help: "Add a method made of these components (comma-separated: ewc,replay,adaptive-lr); repeatable.")
+    var components: [String] = []
+    @Option(help: "EWC: the penalty strength λ (default 30).") var ewcLambda: Double?
+    @Option(help: "EWC: separate (one penalty per task) or online.") var ewcVariant: EWCConfig.Variant?
+    @Option(help: "Online EWC: the decay γ of the running Fisher (default 1).") var ewcGamma: Double?
+    @Option(help: "EWC: Fisher labels, exact, sampled, empirical or batched.") var fisher: EWCConfig.FisherLabels?
+    @Option(help: "EWC: samples of the task used for the Fisher (default: all).") var fisherSamples: Int?
+    @Option(help: "Replay: buffer capacity in samples, in total (default 1000).") var replayCapacity: Int?
+    @Option(help: "Replay: reservoir, ring or class-balanced.") var replayPolicy: ReplayConfig.Policy?
+    @Option(help: "Replay: replayed samples per step (default: --batch-size).") var replayBatchSize: Int?
+    @Option(help: "Replay: loss weighting, tasks (1/t current, 1−1/t replay) or average.") var replayWeighting: ReplayConfig.Weighting?
+    @Option(help: "Decaying learning rate: κ in α/(1 + κt) (default 0.1).") var lrDecay: Double?
+    @Flag(help: "Decaying learning rate: restart t at each task.") var lrRestart = false
     @Option(help: "OpenBLAS threads.")
     var threads: Int?
     @Option(help: "Output folder; results go to <out>/<experiment>/.")
@@ -110,6 +136,21 @@ struct Run: ParsableCommand {
         if let hidden { c.training.hidden = hidden.widths }
         if let seeds { c.seeds = seeds.seeds }
         if !method.isEmpty { c.methods = method.flatMap { $0.split(separator: ",").map(String.init) } }
+        for set in components {
+            let name = set.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "+")
+            if !c.methods.contains(name) { c.methods.append(name) }
+        }
+        if let ewcLambda { c.components.ewc = (c.components.ewc ?? EWCConfig()).with { $0.lambda = ewcLambda } }
+        if let ewcVariant { c.components.ewc = (c.components.ewc ?? EWCConfig()).with { $0.variant = ewcVariant } }
+        if let ewcGamma { c.components.ewc = (c.components.ewc ?? EWCConfig()).with { $0.gamma = ewcGamma } }
+        if let fisher { c.components.ewc = (c.components.ewc ?? EWCConfig()).with { $0.fisherLabels = fisher } }
+        if let fisherSamples { c.components.ewc = (c.components.ewc ?? EWCConfig()).with { $0.fisherSamples = fisherSamples } }
+        if let replayCapacity { c.components.replay = (c.components.replay ?? ReplayConfig()).with { $0.capacity = replayCapacity } }
+        if let replayPolicy { c.components.replay = (c.components.replay ?? ReplayConfig()).with { $0.policy = replayPolicy } }
+        if let replayBatchSize { c.components.replay = (c.components.replay ?? ReplayConfig()).with { $0.batchSize = replayBatchSize } }
+        if let replayWeighting { c.components.replay = (c.components.replay ?? ReplayConfig()).with { $0.weighting = replayWeighting } }
+        if let lrDecay { c.components.adaptiveLR = (c.components.adaptiveLR ?? AdaptiveLRConfig()).with { $0.kappa = lrDecay } }
+        if lrRestart { c.components.adaptiveLR = (c.components.adaptiveLR ?? AdaptiveLRConfig()).with { $0.restartEachTask = true } }
         if let threads { c.threads = threads }
         return c
     }

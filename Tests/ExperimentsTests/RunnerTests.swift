@@ -78,6 +78,39 @@ func tinyConfig() -> ExperimentConfig {
     }
 }
 
+@Suite struct MethodTests {
+    @Test func methodNamesParseIntoComponents() throws {
+        #expect(try ExperimentConfig.componentKeys(of: "finetune").isEmpty)
+        #expect(try ExperimentConfig.componentKeys(of: "replay+ewc") == [.replay, .ewc])
+        #expect(throws: ConfigError.self) { try ExperimentConfig.componentKeys(of: "ewc+ewc") }
+        #expect(throws: ConfigError.self) { try ExperimentConfig.componentKeys(of: "ewc+magic") }
+    }
+
+    /// A method carries only its own components' settings, so λ does not move a replay stamp.
+    @Test func settingsHoldOnlyTheMethodsComponents() throws {
+        var config = tinyConfig()
+        let replay = try config.settings(for: "replay")
+        config.components.ewc?.lambda = 1234
+        #expect(try config.settings(for: "replay") == replay)
+        #expect(replay?.ewc == nil && replay?.enabled == [.replay])
+        #expect(try config.settings(for: "ewc+adaptive-lr")?.ewc?.lambda == 1234)
+        #expect(try config.settings(for: "joint") == nil)
+    }
+
+    /// A component method runs through the runner and is recorded in its run record.
+    @Test func componentMethodsRunAndAreRecorded() throws {
+        var config = tinyConfig()
+        config.methods = ["ewc+replay"]
+        config.seeds = [1]
+        config.components.ewc?.fisherSamples = 100
+        let outcome = try Runner(config: config, outputDirectory: temporaryFolder("components"), environment: [:]).run()
+        let record = outcome.aggregate.records[0]
+        #expect(record.method == "ewc+replay" && record.cell.components?.enabled == [.ewc, .replay])
+        #expect(record.result.components["replay"]?["replay_buffer_bytes"] ?? 0 > 0)
+        #expect(record.result.components["ewc"]?["fisher_samples"] ?? 0 > 0)
+    }
+}
+
 @Suite struct StampTests {
     let base = Cell(datasetSHA256: "abc", scenario: ScenarioConfig(kind: .split, setting: .class, tasks: 5),
                     training: TrainingConfig(), method: "finetune", seed: 1)
@@ -100,6 +133,8 @@ func tinyConfig() -> ExperimentConfig {
         c = base; c.training.hidden = [400]; variants.append(c)
         c = base; c.training.iterations = 10; variants.append(c)
         c = base; c.version = "0.0.0"; variants.append(c)
+        c = base; c.method = "ewc"; c.components = ComponentSettings(enabling: [.ewc]); variants.append(c)
+        c.components?.ewc?.lambda = 31; variants.append(c)
         let stamps = Set(variants.map(\.stamp) + [base.stamp])
         #expect(stamps.count == variants.count + 1)
     }
