@@ -196,19 +196,16 @@ final class Canvas {
 
     /// Fills `r` with a vertical gradient through `colors` (first at the bottom).
     func verticalGradient(_ r: Rect, _ colors: [RGB]) {
-        let p = cairo_pattern_create_linear(0, r.maxY, 0, r.y)!
-        for (i, c) in colors.enumerated() {
-            cairo_pattern_add_color_stop_rgb(p, Double(i) / Double(max(colors.count - 1, 1)), c.r, c.g, c.b)
-        }
-        cairo_set_source(cr, p)
-        cairo_rectangle(cr, r.x, r.y, r.width, r.height)
-        cairo_fill(cr)
-        cairo_pattern_destroy(p)
+        fillGradient(r, colors, cairo_pattern_create_linear(0, r.maxY, 0, r.y)!)
     }
 
     /// Fills `r` with a horizontal gradient through `colors` (first on the left).
     func horizontalGradient(_ r: Rect, _ colors: [RGB]) {
-        let p = cairo_pattern_create_linear(r.x, 0, r.maxX, 0)!
+        fillGradient(r, colors, cairo_pattern_create_linear(r.x, 0, r.maxX, 0)!)
+    }
+
+    /// Fills `r` with the linear pattern `p`, its colour stops spread evenly through `colors`.
+    private func fillGradient(_ r: Rect, _ colors: [RGB], _ p: OpaquePointer) {
         for (i, c) in colors.enumerated() {
             cairo_pattern_add_color_stop_rgb(p, Double(i) / Double(max(colors.count - 1, 1)), c.r, c.g, c.b)
         }
