@@ -1,3 +1,5 @@
+import NeuralNet
+
 /// The continual-learning components, in the fixed order the trainer calls their hooks.
 public enum ComponentKey: String, Codable, Sendable, CaseIterable {
     case ewc
@@ -40,5 +42,23 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
             case .adaptiveLR: return AdaptiveLearningRate(adaptiveLR ?? AdaptiveLRConfig())
             }
         }
+    }
+}
+
+extension ComponentSettings {
+    /// The network a run trains. Every network draws its initial weights from the
+    /// `RandomStream(seed, "init")`, so the same seed gives the same start across methods that
+    /// share an architecture. Components that change the architecture build their network here.
+    public func makeNetwork(scenario: Scenario, training: TrainingConfig, capacity: Int, seed: UInt64) -> any Network {
+        var random = RandomStream(seed: seed, purpose: "init")
+        return MLP(inputs: scenario.inputCount, hidden: training.hidden, outputs: scenario.outputCount,
+                   capacity: capacity, random: &random)
+    }
+
+    /// The optimizer a run steps with: the training config's rule and rate over the whole store,
+    /// unless a component brings its own.
+    public func makeOptimizer(for network: any Network, training: TrainingConfig) -> any Optimizer {
+        NeuralNet.makeOptimizer(training.optimizer, learningRate: Float(training.learningRate),
+                                parameterCount: network.parameters.count)
     }
 }

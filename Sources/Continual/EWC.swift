@@ -74,7 +74,8 @@ public struct EWCConfig: Codable, Sendable, Hashable {
 /// at the cost of one penalty whatever the number of tasks. The online variant keeps
 /// F ← γ F + F_new and θ* = θ after the latest task.
 ///
-/// Needs an `MLP` (the Fisher is built from each layer's per-sample output gradients). Works in
+/// Works with any `Network`: an `MLP` gets the fast Fisher (each layer's per-sample output
+/// gradients, one sgemm per layer), any other network one backward pass per sample. Works in
 /// every scenario and setting; the Fisher uses the finished task's own training masks.
 public final class EWC: Component {
     public let config: EWCConfig
@@ -110,9 +111,7 @@ public final class EWC: Component {
 
     /// Computes the finished task's Fisher and folds it and the current θ into the penalty.
     public func afterTask(_ context: TrainingContext) {
-        guard let network = context.network as? MLP else {
-            preconditionFailure("EWC needs an MLP network (got \(type(of: context.network)))")
-        }
+        let network = context.network
         var clock = Clock()
         var samples = context.taskSamples
         if let cap = config.fisherSamples, cap < samples.count {
@@ -179,6 +178,103 @@ public final class EWC: Component {
     /// - `batched`: per minibatch of `batchSize`, the mean gradient ḡ = (1/b) Σ_n ∇ℓ_n of the true
     ///   labels, F = mean over minibatches of ḡ².
     public static func diagonalFisher(
+        _ network: any Network, scenario: Scenario, samples: [SampleRef], task: Int, labels: EWCConfig.FisherLabels,
+        batchSize: Int = 128, random: inout RandomStream
+    ) -> [Float] {
+        if let mlp = network as? MLP {
+            return diagonalFisher(mlp, scenario: scenario, samples: samples, task: task, labels: labels, batchSize: batchSize, random: &random)
+        }
+        return perSampleFisher(network, scenario: scenario, samples: samples, task: task, labels: labels, batchSize: batchSize, random: &random)
+    }
+
+    /// The same Fisher as the `MLP` path for any network, from whole-store gradients: one
+    /// backward pass per sample (per sample and active label for `exact`), each squared and
+    /// summed; `batched` takes one backward pass per minibatch. Slower, but needs nothing of the
+    /// network beyond `forward` and `backward`. Leaves the store's gradients zeroed.
+    static func perSampleFisher(
+        _ network: any Network, scenario: Scenario, samples: [SampleRef], task: Int, labels: EWCConfig.FisherLabels,
+        batchSize: Int, random: inout RandomStream
+    ) -> [Float] {
+        let store = network.parameters
+        let P = store.count, K = scenario.outputCount
+        var F = [Float](repeating: 0, count: P)
+        guard !samples.isEmpty else { return F }
+        let chunk = labels == .batched ? min(batchSize, network.capacity) : network.capacity
+        let batch = Batch(capacity: chunk, inputCount: scenario.inputCount, outputCount: K)
+        let probabilities = Matrix(rows: chunk, columns: K)
+        let dLogits = Matrix(rows: chunk, columns: K)
+        let D = scenario.inputCount
+        var batches = 0
+        F.withUnsafeMutableBufferPointer { fisherBuffer in
+            let fisher = fisherBuffer.baseAddress!
+            /// Adds the squares of ∂/∂θ of Σ_rows ⟨g_n, logits_n⟩ (a forward of `x` came first).
+            func accumulate(_ x: UnsafePointer<Float>, rows: Int) {
+                store.zeroGradients()
+                network.backward(x, outputGradient: dLogits.data, rows: rows)
+                let grad = store.gradients
+                for i in 0..<P { fisher[i] += grad[i] * grad[i] }
+            }
+            var start = 0
+            while start < samples.count {
+                let rows = min(chunk, samples.count - start)
+                for r in 0..<rows { batch.refs[r] = samples[start + r] }
+                scenario.gather(batch.refs, rows: rows, test: false, currentTask: task,
+                                x: batch.inputs.data, labels: batch.labels, masks: batch.masks)
+                if labels == .batched {
+                    let logits = network.forward(batch.inputs.data, rows: rows)
+                    SoftmaxCrossEntropy.probabilities(logits: logits, mask: batch.masks, rows: rows, classes: K, into: probabilities.data)
+                    let p = probabilities.data, g = dLogits.data, scale = 1 / Float(rows)
+                    for n in 0..<rows {
+                        for k in 0..<K { g[n * K + k] = scale * p[n * K + k] }
+                        g[n * K + Int(batch.labels[n])] -= scale
+                    }
+                    accumulate(batch.inputs.data, rows: rows)
+                    batches += 1
+                    start += rows
+                    continue
+                }
+                for n in 0..<rows {
+                    let x = UnsafePointer(batch.inputs.data + n * D), mask = batch.masks + n * K
+                    let logits = network.forward(x, rows: 1)
+                    SoftmaxCrossEntropy.probabilities(logits: logits, mask: mask, rows: 1, classes: K, into: probabilities.data)
+                    let p = probabilities.data, g = dLogits.data
+                    switch labels {
+                    case .exact:
+                        for y in 0..<K where mask[y] != 0 {
+                            let s = p[y].squareRoot()
+                            for k in 0..<K { g[k] = s * p[k] }
+                            g[y] -= s
+                            accumulate(x, rows: 1)
+                        }
+                    case .sampled, .empirical:
+                        var y = Int(batch.labels[n])
+                        if labels == .sampled {
+                            let u = random.nextFloat()
+                            var cumulative: Float = 0
+                            y = -1
+                            for k in 0..<K where mask[k] != 0 {
+                                cumulative += p[k]
+                                y = k
+                                if u < cumulative { break }
+                            }
+                        }
+                        for k in 0..<K { g[k] = p[k] }
+                        g[y] -= 1
+                        accumulate(x, rows: 1)
+                    case .batched:
+                        break
+                    }
+                }
+                start += rows
+            }
+            store.zeroGradients()
+            Kernels.scale(fisher, P, by: 1 / Float(labels == .batched ? batches : samples.count))
+        }
+        return F
+    }
+
+    /// The fast path for an `MLP`.
+    static func diagonalFisher(
         _ network: MLP, scenario: Scenario, samples: [SampleRef], task: Int, labels: EWCConfig.FisherLabels,
         batchSize: Int = 128, random: inout RandomStream
     ) -> [Float] {

@@ -70,30 +70,33 @@ public struct Trainer {
     public let scenario: Scenario
     public let config: TrainingConfig
     public let seed: UInt64
+    /// The components: they build the network and the optimizer, and give the hooks.
+    public let settings: ComponentSettings
     public var joint = false
-    public var components: [any Component] = []
+    /// The hooks, in call order; `settings.makeComponents` unless replaced.
+    public var components: [any Component]
     public var progress: (@Sendable (TrainingProgress) -> Void)?
 
-    public init(scenario: Scenario, config: TrainingConfig, seed: UInt64) {
+    public init(scenario: Scenario, config: TrainingConfig, seed: UInt64, settings: ComponentSettings = ComponentSettings()) {
         self.scenario = scenario
         self.config = config
         self.seed = seed
+        self.settings = settings
+        components = settings.makeComponents(scenario: scenario)
     }
 
     /// Rows a batch may hold: the task's batch and as many appended rows.
     var batchCapacity: Int { 2 * config.batchSize }
 
     /// Builds the network every method of this seed starts from (same weights for the same seed).
-    public func makeNetwork() -> MLP {
-        var random = RandomStream(seed: seed, purpose: "init")
-        return MLP(inputs: scenario.inputCount, hidden: config.hidden, outputs: scenario.outputCount,
-                   capacity: max(batchCapacity, config.evalBatchSize), random: &random)
+    /// The plain MLP unless a component builds another network (`ComponentSettings.makeNetwork`).
+    public func makeNetwork() -> any Network {
+        settings.makeNetwork(scenario: scenario, training: config, capacity: max(batchCapacity, config.evalBatchSize), seed: seed)
     }
 
     public func run() -> RunResult {
         let network = makeNetwork()
-        let optimizer = makeOptimizer(config.optimizer, learningRate: Float(config.learningRate), parameterCount: network.parameters.count)
-        return run(network: network, optimizer: optimizer)
+        return run(network: network, optimizer: settings.makeOptimizer(for: network, training: config))
     }
 
     public func run(network: any Network, optimizer: any Optimizer) -> RunResult {

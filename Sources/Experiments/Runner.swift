@@ -63,9 +63,9 @@ public struct Runner {
                     continue
                 }
                 let scenario = scenarios[seed]!
-                var trainer = Trainer(scenario: scenario, config: config.training, seed: UInt64(seed))
+                var trainer = Trainer(scenario: scenario, config: config.training, seed: UInt64(seed),
+                                      settings: components ?? ComponentSettings())
                 trainer.joint = method == "joint"
-                trainer.components = components?.makeComponents(scenario: scenario) ?? []
                 if let progress { trainer.progress = { progress(stamp, $0) } }
                 let result = trainer.run()
                 let record = RunRecord(

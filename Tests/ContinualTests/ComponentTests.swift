@@ -61,6 +61,19 @@ import Testing
         #expect(maxRelativeError(fast, slow) < 1e-4, "\(labels): \(maxRelativeError(fast, slow))")
     }
 
+    /// The whole-store path other networks take (one backward per sample) gives the MLP's
+    /// fast Fisher, for every label choice.
+    @Test(arguments: EWCConfig.FisherLabels.allCases)
+    func perSamplePathMatchesFastPath(labels: EWCConfig.FisherLabels) {
+        let net = tinyNetwork()
+        let refs = samples(task: 1, count: 40)
+        var r1 = RandomStream(seed: 4, purpose: "fisher"), r2 = r1
+        let fast = EWC.diagonalFisher(net, scenario: EWCTests.scenario, samples: refs, task: 1, labels: labels, batchSize: 16, random: &r1)
+        let slow = EWC.perSampleFisher(net, scenario: EWCTests.scenario, samples: refs, task: 1, labels: labels, batchSize: 16, random: &r2)
+        #expect(fast.contains { $0 > 0 })
+        #expect(maxRelativeError(fast, slow.map(Double.init)) < 1e-4, "\(labels)")
+    }
+
     /// The sampled Fisher is an unbiased estimate of the exact one: with many draws of the same
     /// samples it comes close (here 50 repeats of 16 samples); the batched one is something else.
     @Test func sampledApproachesExactAndBatchedDiffers() {
@@ -251,8 +264,8 @@ import Testing
     /// replay (reservoir, K = 1000) −0.001.
     func bwt(_ keys: [ComponentKey]) throws -> Double {
         let scenario = try Scenario(ScenarioConfig(kind: .permuted, setting: .domain, tasks: 2), dataset: mnistMini, seed: 1)
-        var trainer = Trainer(scenario: scenario, config: TrainingConfig(hidden: [100], optimizer: .adam, learningRate: 0.001, batchSize: 64, epochs: 3), seed: 1)
-        trainer.components = ComponentSettings(enabling: keys).makeComponents(scenario: scenario)
+        let trainer = Trainer(scenario: scenario, config: TrainingConfig(hidden: [100], optimizer: .adam, learningRate: 0.001, batchSize: 64, epochs: 3),
+                              seed: 1, settings: ComponentSettings(enabling: keys))
         let R = trainer.run().accuracy["domain-il"]!
         return MetricSet(R: R, b: [0, 0]).bwt!
     }
