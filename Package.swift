@@ -25,6 +25,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -35,7 +36,7 @@ let package = Package(
         .target(name: "NeuralNet", dependencies: ["COpenBLAS"], swiftSettings: numericFlags),
         .target(name: "Datasets", dependencies: ["CZlib"]),
         .target(name: "Continual", dependencies: ["NeuralNet", "Datasets"], swiftSettings: numericFlags),
-        .target(name: "Experiments", dependencies: ["Continual", "NeuralNet", "Datasets"]),
+        .target(name: "Experiments", dependencies: ["Continual", "NeuralNet", "Datasets", .product(name: "Yams", package: "Yams")]),
         .target(name: "Figures", dependencies: ["CCairo", "CPNG"]),
         .executableTarget(
             name: "bench",

@@ -26,11 +26,15 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
     public var seeds: [Int]
     /// OpenBLAS threads per process.
     public var threads: Int
+    /// An ablation design whose methods are run besides `methods` (`Study.swift`); nil for none.
+    public var ablation: AblationDesign?
 
     public init(name: String, dataset: String, scenario: ScenarioConfig, training: TrainingConfig,
                 methods: [String], seeds: [Int], threads: Int = 1,
-                components: ComponentSettings = ComponentSettings(enabling: ComponentKey.allCases)) {
+                components: ComponentSettings = ComponentSettings(enabling: ComponentKey.allCases),
+                ablation: AblationDesign? = nil) {
         self.name = name
+        self.ablation = ablation
         self.components = components
         self.dataset = dataset
         self.scenario = scenario
