@@ -180,7 +180,6 @@ public struct WorkerPool {
             try? FileManager.default.removeItem(at: runs.appendingPathComponent(name))
         }
     }
-
 }
 
 /// The pool's shared state: running children by process id, children that ended, the stop flag.

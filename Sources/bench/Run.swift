@@ -63,8 +63,10 @@ struct Run: ParsableCommand {
             exists are not run again.
             """)
 
-    @Option(help: "Starting configuration: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var preset: Preset = .quick
+    @Argument(help: "An experiment file (experiments/NAME.yaml); the options given here override it.")
+    var file: String?
+    @Option(help: "Starting configuration: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")) (default quick, or the file's preset).")
+    var preset: Preset?
     @Option(help: "Experiment name: the folder under --out (default: the preset's name).")
     var name: String?
     @Option(help: "Dataset: a catalog name (mnist-mini, mnist-partial, mnist, fashion-mnist, kmnist) or a folder holding the four IDX files.")
@@ -110,14 +112,21 @@ struct Run: ParsableCommand {
     @Flag(help: "Decaying learning rate: restart t at each task.") var lrRestart = false
     @Option(help: "OpenBLAS threads.")
     var threads: Int?
-    @Option(help: "Output folder; results go to <out>/<experiment>/.")
-    var out: String = "results"
+    @Option(help: "Output folder; results go to <out>/<experiment>/ (default results).")
+    var out: String?
+    @OptionGroup var study: StudyOptions
     @Flag(help: "Print the configuration as JSON and exit without running.")
     var dryRun = false
 
-    /// The preset with every given option applied.
-    func makeConfig() -> ExperimentConfig {
-        var c = preset.config
+    /// The experiment file, if one was given.
+    func experimentFile() throws -> ExperimentFile? {
+        guard let file else { return nil }
+        do { return try ExperimentFile.load(file, preset: preset) } catch let error as ConfigError { throw ValidationError(error.description) }
+    }
+
+    /// The preset (or the experiment file) with every given option applied.
+    func makeConfig() throws -> ExperimentConfig {
+        var c = try experimentFile()?.config ?? (preset ?? .quick).config
         if let name { c.name = name }
         if let dataset { c.dataset = dataset }
         if let scenario {
@@ -152,15 +161,17 @@ struct Run: ParsableCommand {
         if let lrDecay { c.components.adaptiveLR = (c.components.adaptiveLR ?? AdaptiveLRConfig()).with { $0.kappa = lrDecay } }
         if lrRestart { c.components.adaptiveLR = (c.components.adaptiveLR ?? AdaptiveLRConfig()).with { $0.restartEachTask = true } }
         if let threads { c.threads = threads }
+        if let design = try study.design() { c.ablation = design }
         return c
     }
 
     func validate() throws {
-        do { try makeConfig().validate() } catch let error as ConfigError { throw ValidationError(error.description) }
+        do { try makeConfig().validatedPlan() } catch let error as ConfigError { throw ValidationError(error.description) }
+        if let jobs = study.jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
     }
 
     func run() throws {
-        let config = makeConfig()
+        let config = try makeConfig()
         if dryRun {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -168,11 +179,27 @@ struct Run: ParsableCommand {
             return
         }
         try reportingErrors {
-            var runner = Runner(config: config, outputDirectory: URL(fileURLWithPath: out), dataDirectory: dataDir)
-            runner.log = { printError($0) }
+            let fileSettings = try experimentFile()
+            var runner = Runner(config: config, outputDirectory: URL(fileURLWithPath: out ?? fileSettings?.out ?? "results"),
+                                dataDirectory: dataDir ?? fileSettings?.dataDir)
+            runner.workers = study.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
+            runner.workerExecutable = currentExecutable()
+            let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { FileHandle.standardError.write(Data($0.utf8)) }
+            runner.events = { display.handle($0) }
+            let plan = try config.validatedPlan()
+            if !plan.full.isEmpty {
+                printError("full model: \(ExperimentConfig.methodName(plan.full)) (every component valid together for \(config.scenario.kind.rawValue) \(config.scenario.setting.rawValue))")
+            }
+            for note in plan.notes { printError("note: \(note)") }
             let started = Date()
-            let outcome = try runner.run()
+            let outcome: Runner.Outcome
+            do { outcome = try runner.run() } catch {
+                display.finish()
+                throw error
+            }
+            display.finish()
             print(outcome.aggregate.markdown)
+            if !outcome.ablation.isEmpty { print(outcome.ablation.markdown(experiment: config.name)) }
             printFigureReport(try FigureRenderer.render(resultsDirectory: outcome.directory.path))
             print("results: \(outcome.directory.path) (\(outcome.ran.count) cells run, \(outcome.skipped.count) already done, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
         }
