@@ -22,7 +22,8 @@ import Yams
 /// dataDir: /data             # where to look for datasets first
 /// ```
 /// The file's values are laid over the preset's (nested mappings key by key, lists whole), and the
-/// command line's options over the file's. An unknown key, a value of the wrong type and a YAML
+/// command line's options over the file's. As with `--epochs`, `training.epochs` without
+/// `training.iterations` trains by epochs even if the preset gives iterations. An unknown key, a value of the wrong type and a YAML
 /// syntax error are reported with the file, the key path and the line.
 public struct ExperimentFile: Sendable {
     public var config: ExperimentConfig
@@ -83,6 +84,11 @@ public struct ExperimentFile: Sendable {
             file["seeds"] = seeds
         }
         if file["name"] == nil { file["name"] = defaultName }
+        // As on the command line, epochs without iterations means training by epochs.
+        if var training = file["training"] as? [String: Any], training["epochs"] != nil, training["iterations"] == nil {
+            training["iterations"] = NSNull()
+            file["training"] = training
+        }
 
         // The preset as a JSON tree, the file laid over it, decoded as a configuration.
         let encoder = JSONEncoder()

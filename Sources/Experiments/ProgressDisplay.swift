@@ -41,8 +41,9 @@ public final class ProgressDisplay: @unchecked Sendable {
                 order.append(stamp)
                 draw(now, force: true)
             case .progress(let stamp, let p):
+                let first = current[stamp] == nil
                 current[stamp] = p
-                draw(now, force: false)
+                draw(now, force: first)
             case .finished(let record, let seconds):
                 done += 1
                 finishedHere += 1

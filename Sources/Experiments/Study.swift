@@ -111,7 +111,9 @@ extension ExperimentConfig {
 
     /// The largest set of components that validates together, preferring earlier components
     /// (`ComponentKey` order) among sets of equal size; with the reasons the others were left out.
-    public func fullModel() -> (keys: [ComponentKey], notes: [String]) {
+    /// `rejecting` adds rules to `rejection(of:)` (for tests).
+    public func fullModel(rejecting: (String) -> String? = { _ in nil }) -> (keys: [ComponentKey], notes: [String]) {
+        func rejection(_ m: String) -> String? { rejecting(m) ?? self.rejection(of: m) }
         let all = ComponentKey.allCases
         let subsets = (0..<(1 << all.count)).map { mask in all.indices.filter { mask & (1 << $0) != 0 }.map { all[$0] } }
         // Larger sets first; among equal sizes, the set whose components come earliest.
@@ -120,10 +122,10 @@ extension ExperimentConfig {
             let ia = a.map { all.firstIndex(of: $0)! }, ib = b.map { all.firstIndex(of: $0)! }
             return ia.lexicographicallyPrecedes(ib)
         }
-        let full = ordered.first { rejection(of: Self.methodName($0)) == nil } ?? []
+        let full = ordered.first { rejection(Self.methodName($0)) == nil } ?? []
         var notes: [String] = []
         for key in all where !full.contains(key) {
-            let reason = rejection(of: Self.methodName(full + [key])) ?? "not valid together with the others"
+            let reason = rejection(Self.methodName(full + [key])) ?? "not valid together with the others"
             notes.append("\(key.rawValue) is left out of the full model: \(reason)")
         }
         return (full, notes)
@@ -138,11 +140,13 @@ extension ExperimentConfig {
 
     /// The methods, comparisons and notes of this experiment. Without an ablation design the
     /// methods are `methods` as given. Throws if a listed component cannot be ablated.
-    public func plan() throws -> StudyPlan {
+    /// `rejecting` adds rules to `rejection(of:)` (for tests).
+    public func plan(rejecting: (String) -> String? = { _ in nil }) throws -> StudyPlan {
+        func rejection(_ m: String) -> String? { rejecting(m) ?? self.rejection(of: m) }
         guard let design = ablation else {
             return StudyPlan(methods: methods, full: [], comparisons: [], factorialSets: [], notes: [])
         }
-        let (full, fullNotes) = fullModel()
+        let (full, fullNotes) = fullModel(rejecting: rejecting)
         var notes = fullNotes
         var designed: [String] = []
         var comparisons: [Comparison] = []
@@ -158,7 +162,7 @@ extension ExperimentConfig {
                     throw ConfigError("--ablate \(key.rawValue): \(key.rawValue) is not part of the full model here (\(notes.first { $0.hasPrefix(key.rawValue + " ") } ?? "not valid"))")
                 }
                 let ablated = Self.methodName(full.filter { $0 != key })
-                if let reason = rejection(of: ablated) {
+                if let reason = rejection(ablated) {
                     notes.append("full − \(key.rawValue) (\(ablated)) is not run: \(reason)")
                     continue
                 }
@@ -168,7 +172,7 @@ extension ExperimentConfig {
         case .addOne:
             for key in ComponentKey.allCases {
                 let name = Self.methodName([key])
-                if let reason = rejection(of: name) {
+                if let reason = rejection(name) {
                     notes.append("\(name) alone is not run: \(reason)")
                     continue
                 }
@@ -185,7 +189,7 @@ extension ExperimentConfig {
                 }
             for set in subsets {
                 let name = Self.methodName(set)
-                if let reason = rejection(of: name) {
+                if let reason = rejection(name) {
                     notes.append("\(name) is not run: \(reason)")
                     continue
                 }

@@ -193,7 +193,11 @@ struct Run: ParsableCommand {
             for note in plan.notes { printError("note: \(note)") }
             let started = Date()
             let outcome: Runner.Outcome
-            do { outcome = try runner.run() } catch {
+            do { outcome = try runner.run() } catch let error as Interrupted {
+                display.finish()
+                printError(error.description)
+                throw ExitCode(130)
+            } catch {
                 display.finish()
                 throw error
             }

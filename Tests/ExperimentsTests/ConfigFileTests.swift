@@ -1,0 +1,76 @@
+import Continual
+import Foundation
+import Testing
+@testable import Experiments
+
+@Suite struct ConfigFileTests {
+    let folder = repositoryRoot + "/experiments"
+
+    /// With `iterations` set, `epochs` does not matter; the presets leave it at its default.
+    func normalized(_ c: ExperimentConfig) -> ExperimentConfig {
+        var c = c
+        if c.training.iterations != nil { c.training.epochs = 1 }
+        return c
+    }
+
+    /// Each preset's file spells out the whole preset: read over two different presets, it gives
+    /// the built-in preset both times.
+    @Test(arguments: Preset.allCases)
+    func presetFilesEqualTheBuiltInPresets(preset: Preset) throws {
+        let path = folder + "/\(preset.rawValue).yaml"
+        for base in [Preset.quick, .paperPermuted] {
+            let file = try ExperimentFile.load(path, preset: base)
+            #expect(normalized(file.config) == normalized(preset.config), "\(path) over \(base.rawValue)")
+        }
+    }
+
+    @Test func everyShippedFileParsesAndValidates() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(names.count >= 6)
+        for name in names {
+            let file = try ExperimentFile.load(folder + "/" + name)
+            #expect(throws: Never.self, "\(name)") { try file.config.validatedPlan() }
+            #expect(file.config.name == String(name.dropLast(5)), "\(name): the folder name is the file name")
+        }
+        let ewc = try ExperimentFile.load(folder + "/ablate-ewc.yaml").config
+        var expected = Preset.quick.config
+        expected.name = "ablate-ewc"
+        expected.ablation = .leaveOneOut([.ewc])
+        #expect(ewc == expected)
+        let all = try ExperimentFile.load(folder + "/ablate-all.yaml").config
+        #expect(all.ablation == .leaveOneOut(nil) && all.scenario.kind == .permuted && all.training.iterations == nil && all.seeds == [1, 2, 3, 4, 5])
+    }
+
+    @Test func runSettingsAndSeedForms() throws {
+        let file = try ExperimentFile.parse("jobs: 3\nout: /tmp/r\ndataDir: /data\nseeds: \"4..6\"\n", path: "x.yaml", defaultName: "x")
+        #expect(file.jobs == 3 && file.out == "/tmp/r" && file.dataDir == "/data" && file.config.seeds == [4, 5, 6])
+        #expect(try ExperimentFile.parse("seeds: [2, 9]", path: "x.yaml", defaultName: "x").config.seeds == [2, 9])
+        #expect(try ExperimentFile.parse("", path: "x.yaml", defaultName: "x").config.name == "x")
+        let paper = try ExperimentFile.parse("preset: paper\ntraining: {epochs: 2}", path: "x.yaml", defaultName: "x").config
+        #expect(paper.training.iterations == nil && paper.training.epochs == 2 && paper.seeds.count == 20)
+    }
+
+    /// Errors name the file, the line and the key.
+    @Test(arguments: [
+        ("training:\n  batchSize: 64\n  learningrate: 0.1\n", ["x.yaml:3:", "training.learningrate", "unknown key", "learningRate"]),
+        ("name: a\ntraining:\n  batchSize: many\n", ["x.yaml:3:", "training.batchSize", "expected a whole number"]),
+        ("seed: 3\n", ["x.yaml:1:", "seed:", "unknown key", "seeds"]),
+        ("components:\n  ewc:\n    lamda: 3\n", ["x.yaml:3:", "components.ewc.lamda", "lambda"]),
+        ("scenario: {kind: spiral}\n", ["x.yaml:1:", "scenario.kind", "spiral"]),
+        ("ablation: magic\n", ["x.yaml:1:", "ablation", "'magic' is not a component"]),
+        ("jobs: 0\n", ["x.yaml:1:", "jobs"]),
+        ("preset: huge\n", ["x.yaml:1:", "preset", "quick, paper, paper-permuted"]),
+        ("seeds: many\n", ["x.yaml:1:", "seeds"]),
+        ("training: [1, 2\n", ["x.yaml", "not valid YAML"]),
+        ("- 1\n- 2\n", ["x.yaml", "mapping"]),
+    ])
+    func errorsNameTheFileAndTheKey(text: String, expected: [String]) {
+        do {
+            _ = try ExperimentFile.parse(text, path: "x.yaml", defaultName: "x")
+            Issue.record("no error for \(text)")
+        } catch {
+            let message = "\(error)"
+            for part in expected { #expect(message.contains(part), "\(message) lacks \(part)") }
+        }
+    }
+}
