@@ -104,7 +104,8 @@ public struct ExperimentFile: Sendable {
         // A key the decoder did not use is not in the re-encoded configuration.
         let decoded = try JSONSerialization.jsonObject(with: encoder.encode(config)) as! [String: Any]
         if let (keys, known) = unknownKey(file, decoded, path: []) {
-            throw fail("unknown key (known here: \(known.sorted().joined(separator: ", ")))", at: keys)
+            let all = Set(known).union(propertyNames(of: config, at: keys.dropLast()))
+            throw fail("unknown key (known here: \(all.sorted().joined(separator: ", ")))", at: keys)
         }
         result.config = config
         return result
@@ -147,6 +148,19 @@ public struct ExperimentFile: Sendable {
             }
         }
         return nil
+    }
+
+    /// The stored properties of the value at `path` inside `value` (so that settings that are
+    /// unset, and so absent from the JSON, are listed too).
+    static func propertyNames(of value: Any, at path: ArraySlice<String>) -> [String] {
+        var current: Any = value
+        for key in path {
+            guard let child = Mirror(reflecting: current).children.first(where: { $0.label == key }) else { return [] }
+            current = child.value
+        }
+        let mirror = Mirror(reflecting: current)
+        if mirror.displayStyle == .optional, let some = mirror.children.first { return propertyNames(of: some.value, at: []) }
+        return mirror.displayStyle == .struct ? mirror.children.compactMap(\.label) : []
     }
 
     /// `3` → 1…3, `"4..8"` → 4…8, `"1,5,9"` → [1, 5, 9].

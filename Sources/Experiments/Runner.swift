@@ -64,6 +64,7 @@ public struct Runner {
         let jobs = try config.cellJobs(methods: plan.methods, datasetSHA256: dataset.sha256, results: store.directory,
                                        dataDirectory: dataDirectory)
         try store.prepare()
+        store.removeStaleTemporaryFiles()
         let planFile = store.directory.appendingPathComponent("plan.jsonl")
         try store.write(PlanFile.text(jobs), named: "plan.jsonl")
 

@@ -227,6 +227,17 @@ final class LineBuffer: @unchecked Sendable {
 }
 
 extension ResultStore {
+    /// Removes temporary files (`.<name>.tmp-<pid>`) in `runs/` whose process no longer exists:
+    /// the remains of a process killed between writing and renaming (the record itself is never
+    /// half-written).
+    public func removeStaleTemporaryFiles() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: runsDirectory.path) else { return }
+        for name in names where name.hasPrefix(".") {
+            guard let range = name.range(of: ".tmp-", options: .backwards), let pid = Int32(name[range.upperBound...]) else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(at: runsDirectory.appendingPathComponent(name)) }
+        }
+    }
+
     /// Whether `runs/<stamp>.json` exists.
     public func recordExists(_ stamp: String) -> Bool { FileManager.default.fileExists(atPath: runURL(stamp).path) }
 }

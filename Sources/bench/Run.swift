@@ -56,11 +56,13 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run an experiment (the default command) and write results/<experiment>/.",
         discussion: """
-            Starts from a preset (default: quick — split mnist-mini, class-IL, 5 tasks, 3 seeds) and \
-            applies the options given. Prints a table of ACC, BWT, FWT and forgetting (mean ± 95% CI \
+            Starts from a preset (default: quick — split mnist-mini, class-IL, 5 tasks, 3 seeds) or an \
+            experiment file (experiments/NAME.yaml) and applies the options given. Prints a table of ACC, BWT, FWT and forgetting (mean ± 95% CI \
             over seeds), writes runs/*.json, matrix.csv and summary.csv, then figures/ and tables/. \
             Cells whose result file \
-            exists are not run again.
+            exists are not run again. --ablate, --add-one and --factorial add the methods of an \
+            ablation design and print the paired differences over seeds (ablation.csv). Cells run \
+            in --jobs worker processes; Ctrl-C stops cleanly, and the same command resumes.
             """)
 
     @Argument(help: "An experiment file (experiments/NAME.yaml); the options given here override it.")

@@ -52,10 +52,10 @@ import Testing
 
     /// Errors name the file, the line and the key.
     @Test(arguments: [
-        ("training:\n  batchSize: 64\n  learningrate: 0.1\n", ["x.yaml:3:", "training.learningrate", "unknown key", "learningRate"]),
+        ("training:\n  batchSize: 64\n  learningrate: 0.1\n", ["x.yaml:3:", "training.learningrate", "unknown key", "learningRate", "iterations"]),
         ("name: a\ntraining:\n  batchSize: many\n", ["x.yaml:3:", "training.batchSize", "expected a whole number"]),
         ("seed: 3\n", ["x.yaml:1:", "seed:", "unknown key", "seeds"]),
-        ("components:\n  ewc:\n    lamda: 3\n", ["x.yaml:3:", "components.ewc.lamda", "lambda"]),
+        ("components:\n  ewc:\n    lamda: 3\n", ["x.yaml:3:", "components.ewc.lamda", "lambda", "fisherSamples"]),
         ("scenario: {kind: spiral}\n", ["x.yaml:1:", "scenario.kind", "spiral"]),
         ("ablation: magic\n", ["x.yaml:1:", "ablation", "'magic' is not a component"]),
         ("jobs: 0\n", ["x.yaml:1:", "jobs"]),
