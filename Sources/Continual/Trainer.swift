@@ -46,6 +46,7 @@ public struct RunResult: Codable, Sendable {
     public var evalSeconds: Double
     public var trainedSamples: Int
     public var trainSamplesPerSecond: Double { trainSeconds > 0 ? Double(trainedSamples) / trainSeconds : 0 }
+    /// Parameters the final network uses (a growing network's used part, not its store's size).
     public var parameterCount: Int
     /// Per component: its cost figures and diagnostics.
     public var components: [String: [String: Double]]
@@ -165,7 +166,8 @@ public struct Trainer {
         for c in components { reports[c.key] = c.report() }
         return RunResult(accuracy: accuracy, initial: initial, taskLoss: taskLoss, trainSeconds: trainSeconds,
                          evalSeconds: evalSeconds, trainedSamples: trained,
-                         parameterCount: network.parameters.count, components: reports)
+                         parameterCount: (network as? any GrowingNetwork)?.parametersInUse ?? network.parameters.count,
+                         components: reports)
     }
 }
 
