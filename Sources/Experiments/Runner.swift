@@ -106,6 +106,7 @@ public struct Runner {
         try ResultStore.writeAtomically(try encoder.encode(manifest), to: store.directory.appendingPathComponent("experiment.json"))
         try store.write(aggregate.matrixCSV, named: "matrix.csv")
         try store.write(aggregate.summaryCSV, named: "summary.csv")
+        try store.write(aggregate.costsCSV, named: "costs.csv")
     }
 }
 

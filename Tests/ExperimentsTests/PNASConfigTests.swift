@@ -44,3 +44,25 @@ import Testing
         #expect(ExperimentConfig.pnasIncompatible == ["memory", "moe", "nested"])
     }
 }
+
+/// A pnas run through the runner writes its parameter growth into `costs.csv` and the printed
+/// table, next to finetune's fixed size.
+@Suite struct PNASRunnerTests {
+    @Test func costsHoldParametersInUseAndTheComponentReport() throws {
+        var c = tinyConfig()
+        c.scenario.setting = .task
+        c.methods = ["finetune", "pnas"]
+        c.components.pnas = PNASConfig(slots: 2, candidates: 2, searchSteps: 3, searchBatchSize: 32, validationSamples: 40)
+        let out = temporaryFolder("pnas-runner")
+        let outcome = try Runner(config: c, outputDirectory: out, environment: [:]).run()
+        let costs = try String(contentsOf: out.appendingPathComponent("tiny/costs.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(costs[0] == "experiment,method,metric,mean,std,sem,ci_low,ci_high,n")
+        #expect(costs.contains { $0.hasPrefix("tiny,finetune,parameters,12730.000000,") }, "784·16+16 + 16·10+10")
+        #expect(costs.contains { $0.hasPrefix("tiny,pnas,parameters,") })
+        #expect(costs.contains { $0.hasPrefix("tiny,pnas,pnas.parameter_growth,") })
+        #expect(costs.contains { $0.hasPrefix("tiny,pnas,pnas.task5_depth,") })
+        let pnasRuns = outcome.aggregate.records.filter { $0.method == "pnas" }
+        #expect(pnasRuns.allSatisfy { Double($0.result.parameterCount) == $0.result.components["pnas"]!["parameters_in_use"]! })
+        #expect(outcome.aggregate.markdown.contains("| method | parameters | train s | samples/s |"))
+    }
+}
