@@ -50,30 +50,37 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    // One training step per component set (the workload is built outside the measurement).
+    // One training step per component set. The workload (synthetic data, a finished first task,
+    // a begun second one) is built once in `setup`, outside the measurement.
     for keys in Workloads.stepSets {
         let name = keys.isEmpty ? "plain" : keys.map(\.rawValue).joined(separator: "_")
-        Benchmark("train_step_\(name)") { benchmark in
-            let workload = try Workload(components: ComponentSettings(enabling: keys))
-            benchmark.startMeasurement()
-            for _ in benchmark.scaledIterations { blackHole(workload.step()) }
-        }
+        let workload = Workloads.Slot()
+        Benchmark("train_step_\(name)", closure: { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(workload.value!.step()) }
+        }, setup: {
+            var settings = ComponentSettings(enabling: keys)
+            settings.ewc?.fisherSamples = 1024
+            workload.value = try Workload(components: settings)
+        }, teardown: { workload.value = nil })
     }
 
-    Benchmark("evaluate_4096", configuration: .init(maxIterations: 200)) { benchmark in
-        let workload = try Workload()
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations { blackHole(workload.evaluate()) }
-    }
+    let plain = Workloads.Slot()
+    Benchmark("evaluate_4096", configuration: .init(maxIterations: 200), closure: { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(plain.value!.evaluate()) }
+    }, setup: { plain.value = try Workload() }, teardown: { plain.value = nil })
 
-    Benchmark("fisher_exact_1024", configuration: .init(maxIterations: 100)) { benchmark in
-        let workload = try Workload()
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations { blackHole(workload.fisher(samples: 1024)) }
-    }
+    let fisher = Workloads.Slot()
+    Benchmark("fisher_exact_1024", configuration: .init(maxIterations: 100), closure: { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(fisher.value!.fisher(samples: 1024)) }
+    }, setup: { fisher.value = try Workload() }, teardown: { fisher.value = nil })
 }
 
 /// The component sets whose training step is timed: none, then each component alone.
 enum Workloads {
     static let stepSets: [[ComponentKey]] = [[]] + ComponentKey.allCases.map { [$0] }
+
+    /// Holds a benchmark's workload between its setup and teardown.
+    final class Slot: @unchecked Sendable {
+        var value: Workload?
+    }
 }
