@@ -155,6 +155,10 @@ public enum Preset: String, CaseIterable, Sendable {
     /// Permuted MNIST as van de Ven & Tolias 2019: 784-1000-1000-10, Adam (lr 0.0001), batch 128,
     /// 5000 iterations per task, 10 tasks, 5 seeds (the images are not padded to 32×32).
     case paperPermuted = "paper-permuted"
+    /// What `bench check` runs: split mnist-mini, class-IL (evaluated as task-IL too), 5 tasks,
+    /// 784-100-10, Adam, 2 epochs, seeds 1–5, one BLAS thread; finetune, joint, every component
+    /// alone and all of them together. Deterministic; well under a minute in release.
+    case ci
 
     public var config: ExperimentConfig {
         switch self {
@@ -176,6 +180,13 @@ public enum Preset: String, CaseIterable, Sendable {
                 scenario: ScenarioConfig(kind: .permuted, setting: .domain, tasks: 10),
                 training: TrainingConfig(hidden: [1000, 1000], optimizer: .adam, learningRate: 0.0001, batchSize: 128, iterations: 5000),
                 methods: ["finetune", "joint"], seeds: Array(1...5))
+        case .ci:
+            let keys = ComponentKey.allCases.map(\.rawValue)
+            return ExperimentConfig(
+                name: "ci", dataset: "mnist-mini",
+                scenario: ScenarioConfig(kind: .split, setting: .class, tasks: 5, classOrder: .fixed),
+                training: TrainingConfig(hidden: [100], optimizer: .adam, learningRate: 0.001, batchSize: 64, epochs: 2),
+                methods: ["finetune", "joint"] + keys + [keys.joined(separator: "+")], seeds: Array(1...5))
         }
     }
 }
