@@ -181,12 +181,22 @@ public enum Preset: String, CaseIterable, Sendable {
                 training: TrainingConfig(hidden: [1000, 1000], optimizer: .adam, learningRate: 0.0001, batchSize: 128, iterations: 5000),
                 methods: ["finetune", "joint"], seeds: Array(1...5))
         case .ci:
-            let keys = ComponentKey.allCases.map(\.rawValue)
-            return ExperimentConfig(
+            var config = ExperimentConfig(
                 name: "ci", dataset: "mnist-mini",
                 scenario: ScenarioConfig(kind: .split, setting: .class, tasks: 5, classOrder: .fixed),
                 training: TrainingConfig(hidden: [100], optimizer: .adam, learningRate: 0.001, batchSize: 64, epochs: 2),
-                methods: ["finetune", "joint"] + keys + [keys.joined(separator: "+")], seeds: Array(1...5))
+                methods: ["finetune", "joint"] + ComponentKey.allCases.map(\.rawValue), seeds: Array(1...5))
+            // Class-IL has no task id: progressive columns need their gate; a small search budget.
+            config.components.pnas = PNASConfig(candidates: 2, searchSteps: 25, validationSamples: 200, gate: true)
+            // The full model: every component, in hook order, that still validates with the ones before it.
+            var full: [ComponentKey] = []
+            for key in ComponentKey.allCases {
+                var trial = config
+                trial.methods = [(full + [key]).map(\.rawValue).joined(separator: "+")]
+                if (try? trial.validate()) != nil { full.append(key) }
+            }
+            if full.count > 1 { config.methods.append(full.map(\.rawValue).joined(separator: "+")) }
+            return config
         }
     }
 }
