@@ -5,6 +5,7 @@ public enum ComponentKey: String, Codable, Sendable, CaseIterable {
     case ewc
     case replay
     case adaptiveLR = "adaptive-lr"
+    case pnas
 }
 
 /// Which components a run uses and how each is configured.
@@ -15,12 +16,15 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
     public var ewc: EWCConfig?
     public var replay: ReplayConfig?
     public var adaptiveLR: AdaptiveLRConfig?
+    public var pnas: PNASConfig?
     public var enabled: [ComponentKey]
 
-    public init(ewc: EWCConfig? = nil, replay: ReplayConfig? = nil, adaptiveLR: AdaptiveLRConfig? = nil, enabled: [ComponentKey] = []) {
+    public init(ewc: EWCConfig? = nil, replay: ReplayConfig? = nil, adaptiveLR: AdaptiveLRConfig? = nil,
+                pnas: PNASConfig? = nil, enabled: [ComponentKey] = []) {
         self.ewc = ewc
         self.replay = replay
         self.adaptiveLR = adaptiveLR
+        self.pnas = pnas
         self.enabled = enabled
     }
 
@@ -30,6 +34,7 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
         if keys.contains(.ewc) { ewc = EWCConfig() }
         if keys.contains(.replay) { replay = ReplayConfig() }
         if keys.contains(.adaptiveLR) { adaptiveLR = AdaptiveLRConfig() }
+        if keys.contains(.pnas) { pnas = PNASConfig() }
     }
 
     /// One component per enabled key, in `ComponentKey` order (the hook order), whatever the
@@ -40,6 +45,7 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
             case .ewc: return EWC(ewc ?? EWCConfig())
             case .replay: return Replay(replay ?? ReplayConfig(), scenario: scenario)
             case .adaptiveLR: return AdaptiveLearningRate(adaptiveLR ?? AdaptiveLRConfig())
+            case .pnas: return PNAS(pnas ?? PNASConfig())
             }
         }
     }
@@ -49,8 +55,21 @@ extension ComponentSettings {
     /// The network a run trains. Every network draws its initial weights from the
     /// `RandomStream(seed, "init")`, so the same seed gives the same start across methods that
     /// share an architecture. Components that change the architecture build their network here.
+    ///
+    /// `pnas` builds a `ProgressiveNetwork` with slots for one column per task, each up to
+    /// `slots` hidden layers of the widest menu width; column k's head writes task k's own output
+    /// units (the task-IL mask), or all units with the gate.
     public func makeNetwork(scenario: Scenario, training: TrainingConfig, capacity: Int, seed: UInt64) -> any Network {
         var random = RandomStream(seed: seed, purpose: "init")
+        if enabled.contains(.pnas) {
+            let config = pnas ?? PNASConfig()
+            let heads = scenario.tasks.map { task in
+                (task.evalMasks[.task] ?? task.trainMask).enumerated().compactMap { $0.element != 0 ? $0.offset : nil }
+            }
+            return ProgressiveNetwork(inputs: scenario.inputCount, outputs: scenario.outputCount, heads: heads,
+                                      maxDepth: config.slots, maxWidth: config.widthMenu(hidden: training.hidden).max()!,
+                                      gated: config.gate, capacity: capacity, random: &random)
+        }
         return MLP(inputs: scenario.inputCount, hidden: training.hidden, outputs: scenario.outputCount,
                    capacity: capacity, random: &random)
     }

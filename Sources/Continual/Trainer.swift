@@ -46,6 +46,7 @@ public struct RunResult: Codable, Sendable {
     public var evalSeconds: Double
     public var trainedSamples: Int
     public var trainSamplesPerSecond: Double { trainSeconds > 0 ? Double(trainedSamples) / trainSeconds : 0 }
+    /// Parameters the final network uses (a growing network's used part, not its store's size).
     public var parameterCount: Int
     /// Per component: its cost figures and diagnostics.
     public var components: [String: [String: Double]]
@@ -101,10 +102,8 @@ public struct Trainer {
 
     public func run(network: any Network, optimizer: any Optimizer) -> RunResult {
         let T = scenario.tasks.count
-        let context = TrainingContext(scenario: scenario, network: network, optimizer: optimizer, seed: seed)
-        let batch = Batch(capacity: batchCapacity, inputCount: scenario.inputCount, outputCount: scenario.outputCount)
+        let session = TrainingSession(self, network: network, optimizer: optimizer)
         let evaluator = Evaluator(scenario: scenario, capacity: min(network.capacity, config.evalBatchSize))
-        let dLogits = Matrix(rows: batchCapacity, columns: scenario.outputCount)
 
         var evalSeconds = 0.0, trainSeconds = 0.0
         var clock = Clock()
@@ -114,49 +113,20 @@ public struct Trainer {
         evalSeconds += clock.lap()
 
         var taskLoss: [Double] = []
-        var trained = 0
         for t in 0..<T {
-            var pool: [SampleRef] = []
-            for s in (joint ? 0...t : t...t) {
-                pool += scenario.tasks[s].trainIndices.map { SampleRef(task: s, index: $0) }
-            }
-            context.task = t
-            context.taskStep = 0
-            context.taskSamples = scenario.tasks[t].trainIndices.map { SampleRef(task: t, index: $0) }
-            for c in components { c.beforeTask(context) }
-            var sampler = BatchSampler(pool: pool, random: RandomStream(seed: seed, purpose: "batches", index: t))
+            session.beginTask(t)
             let steps = config.steps(forTaskOf: scenario.tasks[t].trainIndices.count)
             var lossSum = 0.0
             let started = clock.now
             for step in 0..<steps {
-                for c in components { c.beforeStep(context) }
-                batch.count = 0
-                sampler.fill(batch, rows: config.batchSize)
-                batch.current = batch.count
-                batch.weigh(currentShare: 1)
-                for c in components { c.augment(batch, context) }
-                scenario.gather(batch.refs, rows: batch.count, test: false, currentTask: t, x: batch.inputs.data, labels: batch.labels, masks: batch.masks)
-
-                network.parameters.zeroGradients()
-                let logits = network.forward(batch.inputs.data, rows: batch.count)
-                var loss = SoftmaxCrossEntropy.lossAndGradient(
-                    logits: logits, labels: batch.labels, mask: batch.masks, weights: batch.weights,
-                    rows: batch.count, classes: scenario.outputCount, gradient: dLogits.data)
-                network.backward(batch.inputs.data, outputGradient: dLogits.data, rows: batch.count)
-                for c in components { loss += c.addPenalty(context) }
-                optimizer.step(network.parameters)
-                context.step += 1
-                context.taskStep += 1
-                for c in components { c.afterStep(context) }
-                lossSum += Double(loss)
-                trained += batch.count
+                lossSum += Double(session.step())
                 if let progress, step % 50 == 49 || step == steps - 1 {
                     let rate = Double(config.batchSize * (step + 1)) / max(clock.now - started, 1e-9)
                     progress(TrainingProgress(task: t, tasks: T, step: step + 1, steps: steps, samplesPerSecond: rate))
                 }
             }
             taskLoss.append(steps > 0 ? lossSum / Double(steps) : 0)
-            for c in components { c.afterTask(context) }
+            session.endTask()
             trainSeconds += clock.lap()
             for (setting, row) in evaluator.evaluate(network) { accuracy[setting.rawValue]!.append(row) }
             evalSeconds += clock.lap()
@@ -164,8 +134,79 @@ public struct Trainer {
         var reports: [String: [String: Double]] = [:]
         for c in components { reports[c.key] = c.report() }
         return RunResult(accuracy: accuracy, initial: initial, taskLoss: taskLoss, trainSeconds: trainSeconds,
-                         evalSeconds: evalSeconds, trainedSamples: trained,
-                         parameterCount: network.parameters.count, components: reports)
+                         evalSeconds: evalSeconds, trainedSamples: session.trainedSamples,
+                         parameterCount: (network as? any GrowingNetwork)?.parametersInUse ?? network.parameters.count,
+                         components: reports)
+    }
+}
+
+/// The training loop of one run, a step at a time: `beginTask`, `step` as often as wanted,
+/// `endTask`. `Trainer.run` drives it; the benchmarks time a single `step`, which allocates
+/// nothing.
+public final class TrainingSession {
+    public let trainer: Trainer
+    public let network: any Network
+    public let optimizer: any Optimizer
+    public let context: TrainingContext
+    let batch: Batch
+    let dLogits: Matrix
+    var sampler = BatchSampler(pool: [], random: RandomStream(seed: 0, purpose: "unused"))
+    /// Rows trained so far (current and appended).
+    public private(set) var trainedSamples = 0
+
+    public init(_ trainer: Trainer, network: any Network, optimizer: any Optimizer) {
+        let scenario = trainer.scenario
+        self.trainer = trainer
+        self.network = network
+        self.optimizer = optimizer
+        context = TrainingContext(scenario: scenario, network: network, optimizer: optimizer, seed: trainer.seed)
+        batch = Batch(capacity: trainer.batchCapacity, inputCount: scenario.inputCount, outputCount: scenario.outputCount)
+        dLogits = Matrix(rows: trainer.batchCapacity, columns: scenario.outputCount)
+    }
+
+    /// Starts task `t`: the batch pool (tasks 1…t for `joint`), then every `beforeTask` hook.
+    public func beginTask(_ t: Int) {
+        let scenario = trainer.scenario
+        var pool: [SampleRef] = []
+        for s in (trainer.joint ? 0...t : t...t) {
+            pool += scenario.tasks[s].trainIndices.map { SampleRef(task: s, index: $0) }
+        }
+        context.task = t
+        context.taskStep = 0
+        context.taskSamples = scenario.tasks[t].trainIndices.map { SampleRef(task: t, index: $0) }
+        for c in trainer.components { c.beforeTask(context) }
+        sampler = BatchSampler(pool: pool, random: RandomStream(seed: trainer.seed, purpose: "batches", index: t))
+    }
+
+    /// One optimizer step; returns the loss (task loss plus penalties).
+    public func step() -> Float {
+        let scenario = trainer.scenario, components = trainer.components, t = context.task
+        for c in components { c.beforeStep(context) }
+        batch.count = 0
+        sampler.fill(batch, rows: trainer.config.batchSize)
+        batch.current = batch.count
+        batch.weigh(currentShare: 1)
+        for c in components { c.augment(batch, context) }
+        scenario.gather(batch.refs, rows: batch.count, test: false, currentTask: t, x: batch.inputs.data, labels: batch.labels, masks: batch.masks)
+
+        network.parameters.zeroGradients()
+        let logits = network.forward(batch.inputs.data, rows: batch.count)
+        var loss = SoftmaxCrossEntropy.lossAndGradient(
+            logits: logits, labels: batch.labels, mask: batch.masks, weights: batch.weights,
+            rows: batch.count, classes: scenario.outputCount, gradient: dLogits.data)
+        network.backward(batch.inputs.data, outputGradient: dLogits.data, rows: batch.count)
+        for c in components { loss += c.addPenalty(context) }
+        optimizer.step(network.parameters)
+        context.step += 1
+        context.taskStep += 1
+        for c in components { c.afterStep(context) }
+        trainedSamples += batch.count
+        return loss
+    }
+
+    /// Ends the current task: every `afterTask` hook.
+    public func endTask() {
+        for c in trainer.components { c.afterTask(context) }
     }
 }
 

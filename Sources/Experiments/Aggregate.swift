@@ -63,6 +63,45 @@ public struct Aggregate: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Per (method, cost figure): the summary over seeds. The figures are `parameters` (the
+    /// parameters the final network uses: a growing network's used part), `train_seconds`,
+    /// `eval_seconds`, `samples_per_second`, and every component's report entry as
+    /// `<component>.<key>` (e.g. `pnas.parameter_growth`, `pnas.task3_depth`).
+    public var costSummaries: [(method: String, metric: String, summary: Summary)] {
+        var out: [(String, String, Summary)] = []
+        for method in methods {
+            let rs = runs(method)
+            guard !rs.isEmpty else { continue }
+            var figures: [(String, (RunRecord) -> Double?)] = [
+                ("parameters", { Double($0.result.parameterCount) }),
+                ("train_seconds", { $0.result.trainSeconds }),
+                ("eval_seconds", { $0.result.evalSeconds }),
+                ("samples_per_second", { $0.result.trainSamplesPerSecond }),
+            ]
+            let componentKeys = Set(rs.flatMap { r in r.result.components.flatMap { c in c.value.keys.map { "\(c.key).\($0)" } } })
+            for key in componentKeys.sorted() {
+                let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+                figures.append((key, { $0.result.components[parts[0]]?[parts[1]] }))
+            }
+            for (name, value) in figures {
+                let values = rs.compactMap(value)
+                if !values.isEmpty { out.append((method, name, Summary(values))) }
+            }
+        }
+        return out
+    }
+
+    /// `experiment,method,metric,mean,std,sem,ci_low,ci_high,n`: the cost figures (`costSummaries`).
+    public var costsCSV: String {
+        var lines = ["experiment,method,metric,mean,std,sem,ci_low,ci_high,n"]
+        for s in costSummaries {
+            let x = s.summary
+            lines.append([experiment, s.method, s.metric, format(x.mean), format(x.std), format(x.sem),
+                          format(x.ciLow), format(x.ciHigh), String(x.n)].joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     /// A Markdown table per evaluated setting: mean ± 95% CI half-width in percent, over seeds.
     public var markdown: String {
         let metrics = ["acc", "bwt", "fwt", "forgetting"]
@@ -84,6 +123,15 @@ public struct Aggregate: Sendable {
                     }
                 }
                 out += "| \(method) | \(n) | " + cells.joined(separator: " | ") + " |\n"
+            }
+        }
+        let costs = costSummaries
+        if !costs.isEmpty {
+            out += "\n\(experiment) — cost, mean over seeds\n\n| method | parameters | train s | samples/s |\n|---|---|---|---|\n"
+            for method in methods {
+                func mean(_ metric: String) -> Double? { costs.first { $0.method == method && $0.metric == metric }?.summary.mean }
+                guard let p = mean("parameters") else { continue }
+                out += String(format: "| %@ | %.0f | %.1f | %.0f |\n", method, p, mean("train_seconds") ?? 0, mean("samples_per_second") ?? 0)
             }
         }
         return out

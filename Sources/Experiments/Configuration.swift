@@ -62,7 +62,7 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
         try check(Set(seeds).count == seeds.count, "--seeds lists a seed twice: \(seeds)")
         try check(seeds.allSatisfy { $0 >= 0 }, "seeds must be non-negative (got \(seeds))")
         try check(!methods.isEmpty, "--method needs at least one method")
-        for m in methods { _ = try Self.componentKeys(of: m) }
+        for m in methods { try validatePNAS(in: try Self.componentKeys(of: m), method: m) }
         if let replay = components.replay {
             try check(replay.capacity >= 1, "--replay-capacity must be at least 1 (got \(replay.capacity))")
             try check((replay.batchSize ?? training.batchSize) >= 1 && (replay.batchSize ?? training.batchSize) <= training.batchSize,
@@ -80,6 +80,37 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
 }
 
 extension ExperimentConfig {
+    /// Architecture components that `pnas` cannot be combined with yet: each builds its own
+    /// network, and `pnas` needs its progressive network. (Named by key so that the check holds
+    /// as those components are added; `moe` will route between columns once the two are merged.)
+    public static let pnasIncompatible = ["memory", "moe", "nested"]
+
+    /// Rejects a method with `pnas` in a setting or combination it does not support, and bad
+    /// `--pnas-…` values, before anything runs.
+    func validatePNAS(in keys: [ComponentKey], method: String) throws {
+        guard keys.contains(.pnas) else { return }
+        let config = components.pnas ?? PNASConfig()
+        for other in keys.map(\.rawValue) where Self.pnasIncompatible.contains(other) {
+            throw ConfigError("method '\(method)': pnas cannot be combined with \(other) yet (both build the network); run them as separate methods")
+        }
+        guard config.supports(scenario.setting) else {
+            throw ConfigError("method '\(method)': pnas without --pnas-gate supports only --setting task: in \(scenario.setting.rawValue) there is no task id to pick a column (each column's head owns its task's outputs); add --pnas-gate for a learned gate over the columns")
+        }
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw ConfigError(message) } }
+        try check(config.slots >= 1 && config.slots <= 16, "--pnas-slots must be between 1 and 16 (got \(config.slots))")
+        try check(config.candidates >= 1, "--pnas-candidates must be at least 1 (got \(config.candidates))")
+        try check(config.searchSteps >= 1, "--pnas-search-steps must be at least 1 (got \(config.searchSteps))")
+        try check(config.searchBatchSize >= 1, "--pnas-search-batch must be at least 1 (got \(config.searchBatchSize))")
+        try check(config.validationSamples >= 1, "--pnas-validation must be at least 1 (got \(config.validationSamples))")
+        try check(config.beta >= 0 && config.beta.isFinite, "--pnas-beta must be a non-negative number (got \(config.beta))")
+        try check(config.baselineDecay >= 0 && config.baselineDecay < 1, "--pnas-baseline-decay must be in [0, 1) (got \(config.baselineDecay))")
+        try check(config.controllerLearningRate > 0 && config.controllerLearningRate.isFinite,
+                  "--pnas-controller-lr must be a positive number (got \(config.controllerLearningRate))")
+        try check(config.controllerHidden >= 1, "--pnas-controller-hidden must be at least 1 (got \(config.controllerHidden))")
+        try check(config.widths.allSatisfy { $0 >= 1 }, "--pnas-widths must be positive (got \(config.widths))")
+        try check(!training.hidden.isEmpty || !config.widths.isEmpty, "pnas needs a width: give --hidden or --pnas-widths")
+    }
+
     /// The components of a method name: none for `finetune` and `joint`, else the `+`-separated keys.
     public static func componentKeys(of method: String) throws -> [ComponentKey] {
         if baselines.contains(method) { return [] }
@@ -107,6 +138,7 @@ extension ExperimentConfig {
             ewc: ordered.contains(.ewc) ? components.ewc ?? EWCConfig() : nil,
             replay: ordered.contains(.replay) ? components.replay ?? ReplayConfig() : nil,
             adaptiveLR: ordered.contains(.adaptiveLR) ? components.adaptiveLR ?? AdaptiveLRConfig() : nil,
+            pnas: ordered.contains(.pnas) ? components.pnas ?? PNASConfig() : nil,
             enabled: ordered)
     }
 }
@@ -127,6 +159,10 @@ public enum Preset: String, CaseIterable, Sendable {
     /// Permuted MNIST as van de Ven & Tolias 2019: 784-1000-1000-10, Adam (lr 0.0001), batch 128,
     /// 5000 iterations per task, 10 tasks, 5 seeds (the images are not padded to 32×32).
     case paperPermuted = "paper-permuted"
+    /// What `bench check` runs: split mnist-mini, class-IL (evaluated as task-IL too), 5 tasks,
+    /// 784-100-10, Adam, 2 epochs, seeds 1–5, one BLAS thread; finetune, joint, every component
+    /// alone and all of them together. Deterministic; well under a minute in release.
+    case ci
 
     public var config: ExperimentConfig {
         switch self {
@@ -148,6 +184,23 @@ public enum Preset: String, CaseIterable, Sendable {
                 scenario: ScenarioConfig(kind: .permuted, setting: .domain, tasks: 10),
                 training: TrainingConfig(hidden: [1000, 1000], optimizer: .adam, learningRate: 0.0001, batchSize: 128, iterations: 5000),
                 methods: ["finetune", "joint"], seeds: Array(1...5))
+        case .ci:
+            var config = ExperimentConfig(
+                name: "ci", dataset: "mnist-mini",
+                scenario: ScenarioConfig(kind: .split, setting: .class, tasks: 5, classOrder: .fixed),
+                training: TrainingConfig(hidden: [100], optimizer: .adam, learningRate: 0.001, batchSize: 64, epochs: 2),
+                methods: ["finetune", "joint"] + ComponentKey.allCases.map(\.rawValue), seeds: Array(1...5))
+            // Class-IL has no task id: progressive columns need their gate; a small search budget.
+            config.components.pnas = PNASConfig(candidates: 2, searchSteps: 25, validationSamples: 200, gate: true)
+            // The full model: every component, in hook order, that still validates with the ones before it.
+            var full: [ComponentKey] = []
+            for key in ComponentKey.allCases {
+                var trial = config
+                trial.methods = [(full + [key]).map(\.rawValue).joined(separator: "+")]
+                if (try? trial.validate()) != nil { full.append(key) }
+            }
+            if full.count > 1 { config.methods.append(full.map(\.rawValue).joined(separator: "+")) }
+            return config
         }
     }
 }

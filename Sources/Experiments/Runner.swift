@@ -162,6 +162,7 @@ public struct Runner {
         try ResultStore.writeAtomically(try encoder.encode(manifest), to: store.directory.appendingPathComponent("experiment.json"))
         try store.write(aggregate.matrixCSV, named: "matrix.csv")
         try store.write(aggregate.summaryCSV, named: "summary.csv")
+        try store.write(aggregate.costsCSV, named: "costs.csv")
         for (name, rows) in [("ablation.csv", ablation.leaveOneOut), ("add-one.csv", ablation.addOne), ("factorial.csv", ablation.mainEffects)] {
             let url = store.directory.appendingPathComponent(name)
             if !rows.isEmpty {

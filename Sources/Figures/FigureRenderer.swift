@@ -17,7 +17,8 @@ public struct RenderReport: Sendable, Equatable {
 
 /// Turns a results directory into paper-ready figures and tables.
 ///
-/// Reads only `experiment.json`, `matrix.csv`, `summary.csv` and, if present, `ablation.csv`;
+/// Reads only `experiment.json`, `matrix.csv`, `summary.csv` and, if present, `ablation.csv` and
+/// `costs.csv`;
 /// validates all of them before writing anything; then writes `figures/` and `tables/`. Each
 /// file is written to a temporary file in its folder and renamed into place, so an existing file
 /// is either the old one or the complete new one. The same inputs give byte-identical files.
@@ -29,7 +30,8 @@ public struct RenderReport: Sendable, Equatable {
 /// - `metrics-<eval>`: ACC, BWT, FWT and forgetting per method as a 2 × 2 panel (two columns;
 ///   a metric summary.csv lacks altogether is left out and named in the notes);
 /// - `forgetting-per-task-<eval>`: per-task forgetting per method;
-/// - `ablation` (or `ablation-<eval>` when ablation.csv has an `eval` column): forest plot.
+/// - `ablation` (or `ablation-<eval>` when ablation.csv has an `eval` column): forest plot;
+/// - `parameters`: parameters in use after each task per method, when `costs.csv` is present.
 ///
 /// Tables: `tables/summary-<eval>.tex` and `.md`.
 public enum FigureRenderer {
@@ -177,6 +179,17 @@ private struct Plan {
             let table = SummaryTable(results, eval: eval)
             tables.append(("summary-\(eval.rawValue).tex", table.latex))
             tables.append(("summary-\(eval.rawValue).md", table.markdown))
+        }
+
+        if let costs = results.costs {
+            let T = results.info.tasks ?? (results.matrix.map(\.task).max() ?? 1)
+            let series = ParameterGrowth.series(costs, methods: orderedMethods(costs.map(\.method), listed: results.info.methods), tasks: max(T, 1))
+            if series.isEmpty {
+                notes.append("parameters: not drawn, costs.csv has no parameters rows")
+            } else {
+                figures.append(ParameterGrowth.figure(series, colors: colors, seeds: costs.map(\.n).max() ?? 0,
+                                                      stem: "parameters", measure: measure))
+            }
         }
 
         if let ablation = results.ablation {

@@ -152,6 +152,15 @@ struct AblationEntry: Sendable {
     var eval: String?
 }
 
+/// One row of `costs.csv`: a cost figure over seeds for one method (`parameters`,
+/// `train_seconds`, …, or a component's report entry `<component>.<key>`).
+struct CostEntry: Sendable, Equatable {
+    var method: String
+    var metric: String
+    var mean: Double
+    var n: Int
+}
+
 /// Everything a render reads from a results directory, validated.
 struct ResultSet: Sendable {
     var directory: String
@@ -159,7 +168,10 @@ struct ResultSet: Sendable {
     var matrix: [MatrixEntry]
     var summary: [SummaryEntry]
     var ablation: [AblationEntry]?
+    /// The rows of `costs.csv`, when the directory has one.
+    var costs: [CostEntry]?
 
+    static let costsColumns = ["method", "metric", "mean", "n"]
     static let matrixHeader = ["method", "seed", "eval", "after_task", "task", "accuracy"]
     static let summaryHeader = ["experiment", "method", "eval", "metric", "mean", "std", "sem", "ci_low", "ci_high", "n"]
     static let ablationColumns = ["component", "metric", "delta", "ci_low", "ci_high"]
@@ -179,7 +191,9 @@ struct ResultSet: Sendable {
         let summary = try readSummary(path: file("summary.csv"))
         let ablationPath = file("ablation.csv")
         let ablation = FileManager.default.fileExists(atPath: ablationPath) ? try readAblation(path: ablationPath) : nil
-        return ResultSet(directory: directory, info: info, matrix: matrix, summary: summary, ablation: ablation)
+        let costsPath = file("costs.csv")
+        let costs = FileManager.default.fileExists(atPath: costsPath) ? try readCosts(path: costsPath) : nil
+        return ResultSet(directory: directory, info: info, matrix: matrix, summary: summary, ablation: ablation, costs: costs)
     }
 
     static func readMatrix(path: String, info: ExperimentInfo) throws -> [MatrixEntry] {
@@ -243,6 +257,16 @@ struct ResultSet: Sendable {
             out.append(SummaryEntry(method: method, eval: eval, metric: metric, mean: mean, ciLow: lo, ciHigh: hi, n: n))
         }
         return out
+    }
+
+    static func readCosts(path: String) throws -> [CostEntry] {
+        let table = try CSVTable.read(path: path)
+        let c = try table.columns(costsColumns)
+        return try table.records.map { record in
+            let f = FieldReader(table: table, record: record)
+            return CostEntry(method: try f.string(c[0], "method"), metric: try f.string(c[1], "metric"),
+                             mean: try f.number(c[2], "mean"), n: Int(try f.number(c[3], "n")))
+        }
     }
 
     static func readAblation(path: String) throws -> [AblationEntry] {

@@ -47,6 +47,7 @@ extension Adjustable {
 extension EWCConfig: Adjustable {}
 extension ReplayConfig: Adjustable {}
 extension AdaptiveLRConfig: Adjustable {}
+extension PNASConfig: Adjustable {}
 extension ScenarioKind: ExpressibleByArgument {}
 extension ClassOrder: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
@@ -97,9 +98,9 @@ struct Run: ParsableCommand {
     var hidden: Widths?
     @Option(help: "Seeds: a count (3 → 1,2,3), a range (4..8) or a list (1,5,9).")
     var seeds: SeedList?
-    @Option(parsing: .upToNextOption, help: "Methods to run: finetune, joint, or components joined by + (ewc, replay, adaptive-lr, e.g. ewc+replay); several allowed.")
+    @Option(parsing: .upToNextOption, help: "Methods to run: finetune, joint, or components joined by + (ewc, replay, adaptive-lr, pnas, e.g. ewc+replay); several allowed.")
     var method: [String] = []
-    @Option(help: "Add a method made of these components (comma-separated: ewc,replay,adaptive-lr); repeatable.")
+    @Option(help: "Add a method made of these components (comma-separated: ewc,replay,adaptive-lr,pnas); repeatable.")
     var components: [String] = []
     @Option(help: "EWC: the penalty strength λ (default 30).") var ewcLambda: Double?
     @Option(help: "EWC: separate (one penalty per task) or online.") var ewcVariant: EWCConfig.Variant?
@@ -112,6 +113,17 @@ struct Run: ParsableCommand {
     @Option(help: "Replay: loss weighting, tasks (1/t current, 1−1/t replay) or average.") var replayWeighting: ReplayConfig.Weighting?
     @Option(help: "Decaying learning rate: κ in α/(1 + κt) (default 0.1).") var lrDecay: Double?
     @Flag(help: "Decaying learning rate: restart t at each task.") var lrRestart = false
+    @Option(help: "PNAS: slots L, the most hidden layers a column may get (default 5).") var pnasSlots: Int?
+    @Option(help: "PNAS: candidate architectures C sampled and trained per task (default 4).") var pnasCandidates: Int?
+    @Option(help: "PNAS: optimizer steps each candidate is trained for (default 100).") var pnasSearchSteps: Int?
+    @Option(help: "PNAS: rows per search step (default 128).") var pnasSearchBatch: Int?
+    @Option(help: "PNAS: training samples held out to score candidates (default 500, at most half the task).") var pnasValidation: Int?
+    @Option(help: "PNAS: β in reward = validation accuracy − β·parameters/first column's (default 0.02).") var pnasBeta: Double?
+    @Option(help: "PNAS: decay of the controller's moving-average baseline (default 0.9).") var pnasBaselineDecay: Double?
+    @Option(help: "PNAS: the controller's Adam learning rate (default 0.05).") var pnasControllerLr: Double?
+    @Option(help: "PNAS: the controller LSTM's hidden units (default 32).") var pnasControllerHidden: Int?
+    @Option(help: "PNAS: width menu the controller picks from, e.g. 50,100,200 (default: the first --hidden width only).") var pnasWidths: Widths?
+    @Flag(help: "PNAS: a learned softmax gate over the columns (needed for domain-IL and class-IL).") var pnasGate = false
     @Option(help: "OpenBLAS threads.")
     var threads: Int?
     @Option(help: "Output folder; results go to <out>/<experiment>/ (default results).")
@@ -162,6 +174,18 @@ struct Run: ParsableCommand {
         if let replayWeighting { c.components.replay = (c.components.replay ?? ReplayConfig()).with { $0.weighting = replayWeighting } }
         if let lrDecay { c.components.adaptiveLR = (c.components.adaptiveLR ?? AdaptiveLRConfig()).with { $0.kappa = lrDecay } }
         if lrRestart { c.components.adaptiveLR = (c.components.adaptiveLR ?? AdaptiveLRConfig()).with { $0.restartEachTask = true } }
+        func pnas(_ change: (inout PNASConfig) -> Void) { c.components.pnas = (c.components.pnas ?? PNASConfig()).with(change) }
+        if let pnasSlots { pnas { $0.slots = pnasSlots } }
+        if let pnasCandidates { pnas { $0.candidates = pnasCandidates } }
+        if let pnasSearchSteps { pnas { $0.searchSteps = pnasSearchSteps } }
+        if let pnasSearchBatch { pnas { $0.searchBatchSize = pnasSearchBatch } }
+        if let pnasValidation { pnas { $0.validationSamples = pnasValidation } }
+        if let pnasBeta { pnas { $0.beta = pnasBeta } }
+        if let pnasBaselineDecay { pnas { $0.baselineDecay = pnasBaselineDecay } }
+        if let pnasControllerLr { pnas { $0.controllerLearningRate = pnasControllerLr } }
+        if let pnasControllerHidden { pnas { $0.controllerHidden = pnasControllerHidden } }
+        if let pnasWidths { pnas { $0.widths = pnasWidths.widths } }
+        if pnasGate { pnas { $0.gate = true } }
         if let threads { c.threads = threads }
         if let design = try study.design() { c.ablation = design }
         return c

@@ -1,0 +1,62 @@
+import Foundation
+
+/// Parameters in use after each task, one line per method: the cost of a growing network next
+/// to fixed-size ones, from `costs.csv` only.
+///
+/// A method whose component reports `<component>.task<t>_parameters_in_use` (e.g. `pnas`) is
+/// drawn through those per-task means; any other method as a flat line at its `parameters`.
+/// The y axis is in thousands of parameters and starts at zero.
+enum ParameterGrowth {
+    /// The per-task series of each method that has a `parameters` row, in display order.
+    static func series(_ costs: [CostEntry], methods: [String], tasks T: Int) -> [(method: String, values: [Double])] {
+        methods.compactMap { method in
+            let rows = costs.filter { $0.method == method }
+            guard let flat = rows.first(where: { $0.metric == "parameters" })?.mean else { return nil }
+            let values = (1...T).map { t -> Double in
+                rows.first { $0.metric.hasSuffix(".task\(t)_parameters_in_use") }?.mean ?? flat
+            }
+            return (method, values)
+        }
+    }
+
+    static func figure(_ series: [(method: String, values: [Double])], colors: [String: RGB], seeds: Int,
+                       stem: String, measure c: Canvas) -> Figure {
+        let T = series.map(\.values.count).max() ?? 1
+        let width = Style.singleColumn
+        let title = TitleBlock(head: "Parameters in use after each task", note: seeds > 1 ? "mean over \(seeds) seeds" : "1 seed")
+        let top0 = series.flatMap(\.values).max() ?? 1
+        let yTicks = Ticks(covering: 0, top0 / 1000 * 1.05, target: 5)
+        let yText = { (v: Double) in Ticks.format(v, decimals: yTicks.decimals) }
+        let left = 4 + Axis.leftWidth(c, tickLabels: yTicks.values.map(yText), label: true)
+        let plotWidth = width - left - 8
+        let markers = Canvas.Marker.allCases
+        let legend = LegendRows(entries: series.enumerated().map { i, s in
+            LegendRows.Entry(label: s.method, color: colors[s.method] ?? .muted, marker: markers[i % markers.count], line: true)
+        })
+        let top = title.height(c, width: width - 8)
+        let plotHeight = 118.0
+        let xLabelBand = Style.labelSize * (Style.capHeight + Style.descent)
+        let legendTop = top + plotHeight + Axis.bottomHeight + 4 + xLabelBand + 6
+        let height = legendTop + legend.height(c, width: plotWidth) + 4
+        let plot = Rect(x: left, y: top, width: plotWidth, height: plotHeight)
+        let xs = Scale(domain: (0.7, Double(T) + 0.3), range: (plot.x, plot.maxX))
+        let ys = Scale(domain: (yTicks.lower, yTicks.upper), range: (plot.maxY, plot.y))
+        let labelEvery = T <= 12 ? 1 : Int((Double(T) / 10).rounded(.up))
+
+        return Figure(stem: stem, title: "Parameters in use after each task", width: width, height: height) { c in
+            title.draw(c, x: 4, width: width - 8)
+            Axis.left(c, plot: plot, scale: ys, ticks: yTicks, label: "parameters (thousands)", labelX: 4 + xLabelBand, tickText: yText)
+            Axis.bottom(c, plot: plot, positions: (1...T).filter { $0 % labelEvery == 0 || $0 == T || $0 == 1 }.map { (xs(Double($0)), String($0)) })
+            c.font(Style.labelSize)
+            c.text("trained up to task", plot.midX, top + plotHeight + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight,
+                   align: .center)
+            for (i, s) in series.enumerated() {
+                let color = colors[s.method] ?? .muted
+                let points = s.values.enumerated().map { (xs(Double($0.offset + 1)), ys($0.element / 1000)) }
+                c.polyline(points, width: Style.lineWidth, color: color)
+                for p in points { c.marker(markers[i % markers.count], p.0, p.1, size: 3.6, color: color, fill: color) }
+            }
+            legend.draw(c, x: plot.x, y: legendTop, width: plot.width)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Experiments
+import Foundation
+
+/// `bench check`: runs the deterministic `ci` preset and compares every metric with the
+/// committed baseline.
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the ci preset and compare every metric with the committed baseline.",
+        discussion: """
+        Runs every cell of the ci preset afresh into OUT/ci-check/ (the folder is replaced), then \
+        compares the mean over seeds of every metric of every method with the baseline. The \
+        tolerance of a metric is 3·s·√(2/n), from the seed-to-seed standard deviation s in the \
+        baseline, and never below 0.5 percentage points. Prints a Markdown report, says whether \
+        the run matched the baseline bit for bit, and exits 1 on a regression. A baseline of \
+        another program version, dataset or scenario is an error that says which differs.
+        """
+    )
+
+    @Option(help: "The baseline file.") var baseline = "results/baselines/ci.json"
+    @Flag(help: "Rewrite the baseline from this run instead of comparing.") var update = false
+    @Option(help: "Also write the comparison as JUnit XML to this file.") var junit: String?
+    @Option(help: "Folder for the run's results (the run goes to OUT/ci-check/).") var out = "results"
+    @Option(help: "Folder to look for datasets in first.") var dataDir: String?
+
+    func run() throws {
+        try reportingErrors {
+            let baselineURL = URL(fileURLWithPath: baseline)
+            // Read (and so validate) the baseline before spending minutes on the run.
+            let recorded = update ? nil : try Baseline.load(baselineURL)
+            var config = Preset.ci.config
+            try recorded?.checkComparable(with: config, dataDirectory: dataDir)
+            config.name = "ci-check"
+            let directory = URL(fileURLWithPath: out).appendingPathComponent(config.name)
+            try? FileManager.default.removeItem(at: directory)
+            var runner = Runner(config: config, outputDirectory: URL(fileURLWithPath: out), dataDirectory: dataDir)
+            runner.log = { printError($0) }
+            let started = Date()
+            let outcome = try runner.run()
+            let current = Baseline(preset: Preset.ci.rawValue, config: Preset.ci.config, records: outcome.aggregate.records)
+            let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+
+            guard let recorded else {
+                try current.write(to: baselineURL)
+                let banner = String(repeating: "=", count: 72)
+                print("""
+                \(banner)
+                BASELINE UPDATED: \(baselineURL.path)
+                \(current.entries.count) metrics of \(config.methods.count) methods over \(config.seeds.count) seeds, \
+                version \(current.version), dataset \(current.dataset.name), \(current.blasThreads) BLAS thread(s), \(current.blasCore).
+                Commit this file: every later `bench check` compares with it.
+                \(banner)
+                """)
+                return
+            }
+            let report = try CheckReport(baseline: recorded, current: current)
+            print(report.markdown)
+            if let junit {
+                try ResultStore.writeAtomically(Data(report.junitXML(suite: "bench check").utf8), to: URL(fileURLWithPath: junit))
+            }
+            print("bit-identical to the baseline: \(report.bitIdentical ? "yes" : "no") (baseline: \(recorded.blasThreads) BLAS thread(s), \(recorded.blasCore); this run: \(current.blasThreads), \(current.blasCore))")
+            print("run: \(outcome.directory.path), \(seconds) s")
+            if report.passed {
+                print("check passed: \(report.rows.count) metrics within tolerance")
+            } else {
+                let names = report.failures.map { "\($0.method)/\($0.setting)/\($0.metric)" }
+                printError("error: \(report.failures.count) metric(s) moved beyond tolerance or are missing: \(names.joined(separator: ", "))")
+                throw ExitCode.failure
+            }
+        }
+    }
+}
