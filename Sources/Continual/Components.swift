@@ -5,6 +5,8 @@ public enum ComponentKey: String, Codable, Sendable, CaseIterable {
     case ewc
     case replay
     case adaptiveLR = "adaptive-lr"
+    case memory
+    case moe
 }
 
 /// Which components a run uses and how each is configured.
@@ -15,12 +17,17 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
     public var ewc: EWCConfig?
     public var replay: ReplayConfig?
     public var adaptiveLR: AdaptiveLRConfig?
+    public var memory: MemoryConfig?
+    public var moe: MoEConfig?
     public var enabled: [ComponentKey]
 
-    public init(ewc: EWCConfig? = nil, replay: ReplayConfig? = nil, adaptiveLR: AdaptiveLRConfig? = nil, enabled: [ComponentKey] = []) {
+    public init(ewc: EWCConfig? = nil, replay: ReplayConfig? = nil, adaptiveLR: AdaptiveLRConfig? = nil,
+                memory: MemoryConfig? = nil, moe: MoEConfig? = nil, enabled: [ComponentKey] = []) {
         self.ewc = ewc
         self.replay = replay
         self.adaptiveLR = adaptiveLR
+        self.memory = memory
+        self.moe = moe
         self.enabled = enabled
     }
 
@@ -30,6 +37,8 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
         if keys.contains(.ewc) { ewc = EWCConfig() }
         if keys.contains(.replay) { replay = ReplayConfig() }
         if keys.contains(.adaptiveLR) { adaptiveLR = AdaptiveLRConfig() }
+        if keys.contains(.memory) { memory = MemoryConfig() }
+        if keys.contains(.moe) { moe = MoEConfig() }
     }
 
     /// One component per enabled key, in `ComponentKey` order (the hook order), whatever the
@@ -40,6 +49,8 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
             case .ewc: return EWC(ewc ?? EWCConfig())
             case .replay: return Replay(replay ?? ReplayConfig(), scenario: scenario)
             case .adaptiveLR: return AdaptiveLearningRate(adaptiveLR ?? AdaptiveLRConfig())
+            case .memory: return ExternalMemory(memory ?? MemoryConfig())
+            case .moe: return MixtureComponent(moe ?? MoEConfig())
             }
         }
     }
@@ -48,11 +59,29 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
 extension ComponentSettings {
     /// The network a run trains. Every network draws its initial weights from the
     /// `RandomStream(seed, "init")`, so the same seed gives the same start across methods that
-    /// share an architecture. Components that change the architecture build their network here.
+    /// share an architecture. Components that change the architecture build their network here:
+    /// - neither `memory` nor `moe`: the plain `MLP` of `training.hidden`;
+    /// - `memory` alone: a `MemoryMLP` (the last hidden state goes through the memory before the head);
+    /// - `moe`: a `MixtureOfExperts` of `moe.hidden ?? training.hidden` per expert, with a memory
+    ///   inside each expert when `memory` is on too.
+    /// Both need at least one hidden layer (`ExperimentConfig.validate` checks it).
     public func makeNetwork(scenario: Scenario, training: TrainingConfig, capacity: Int, seed: UInt64) -> any Network {
         var random = RandomStream(seed: seed, purpose: "init")
-        return MLP(inputs: scenario.inputCount, hidden: training.hidden, outputs: scenario.outputCount,
-                   capacity: capacity, random: &random)
+        let D = scenario.inputCount, K = scenario.outputCount
+        let memory = enabled.contains(.memory) ? self.memory ?? MemoryConfig() : nil
+        if enabled.contains(.moe) {
+            let moe = self.moe ?? MoEConfig()
+            return MixtureOfExperts(
+                inputs: D, hidden: moe.hidden ?? training.hidden, outputs: K, experts: moe.experts, topK: moe.topK,
+                sharedHead: moe.sharedHead, gateInput: moe.gate,
+                memory: memory.map { .init(slots: $0.slots, query: $0.query, temperature: $0.temperature) },
+                capacity: capacity, random: &random)
+        }
+        if let memory {
+            return MemoryMLP(inputs: D, hidden: training.hidden, outputs: K, slots: memory.slots, query: memory.query,
+                             temperature: memory.temperature, capacity: capacity, random: &random)
+        }
+        return MLP(inputs: D, hidden: training.hidden, outputs: K, capacity: capacity, random: &random)
     }
 
     /// The optimizer a run steps with: the training config's rule and rate over the whole store,

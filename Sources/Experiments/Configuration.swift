@@ -70,6 +70,27 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
             try check(ewc.fisherSamples.map { $0 >= 1 } ?? true, "--fisher-samples must be at least 1")
         }
         if let lr = components.adaptiveLR { try check(lr.kappa >= 0 && lr.kappa.isFinite, "--lr-decay must be a non-negative number (got \(lr.kappa))") }
+        if let memory = components.memory {
+            try check(memory.slots >= 1, "--memory-slots must be at least 1 (got \(memory.slots))")
+            try check(memory.usageThreshold >= 0 && memory.usageThreshold < 1, "--memory-usage-threshold must be in [0, 1) (got \(memory.usageThreshold))")
+            try check(memory.reportSamples >= 0, "the memory's report samples must be non-negative (got \(memory.reportSamples))")
+        }
+        if let moe = components.moe {
+            try check(moe.experts >= 1, "--experts must be at least 1 (got \(moe.experts))")
+            if let k = moe.topK { try check(k >= 1 && k <= moe.experts, "--moe-top-k must be between 1 and --experts (\(moe.experts)); got \(k)") }
+            if let w = moe.balanceWeight { try check(w >= 0 && w.isFinite, "--moe-balance must be a non-negative number (got \(w))") }
+            if let h = moe.hidden { try check(!h.isEmpty && h.allSatisfy { $0 >= 1 }, "--expert-hidden widths must be positive (got \(h))") }
+            try check(moe.reportSamples >= 0, "the gate's report samples must be non-negative (got \(moe.reportSamples))")
+        }
+        for m in methods {
+            let keys = try Self.componentKeys(of: m)
+            if keys.contains(.moe) {
+                try check(!(components.moe?.hidden ?? training.hidden).isEmpty,
+                          "method '\(m)': the experts need at least one hidden layer (--hidden or --expert-hidden)")
+            } else if keys.contains(.memory) {
+                try check(!training.hidden.isEmpty, "method '\(m)': the memory reads the last hidden layer, so --hidden needs at least one width")
+            }
+        }
         try check(threads >= 1 && threads <= 64, "--threads must be between 1 and 64 (got \(threads))")
         if scenario.kind == .rotated { try check(scenario.maxAngle.isFinite, "the rotation angle must be finite") }
     }
@@ -103,6 +124,8 @@ extension ExperimentConfig {
             ewc: ordered.contains(.ewc) ? components.ewc ?? EWCConfig() : nil,
             replay: ordered.contains(.replay) ? components.replay ?? ReplayConfig() : nil,
             adaptiveLR: ordered.contains(.adaptiveLR) ? components.adaptiveLR ?? AdaptiveLRConfig() : nil,
+            memory: ordered.contains(.memory) ? components.memory ?? MemoryConfig() : nil,
+            moe: ordered.contains(.moe) ? components.moe ?? MoEConfig() : nil,
             enabled: ordered)
     }
 }
