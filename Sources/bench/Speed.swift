@@ -2,6 +2,7 @@ import ArgumentParser
 import Continual
 import Experiments
 import Foundation
+import NeuralNet
 
 struct Speed: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +23,9 @@ struct Speed: ParsableCommand {
     @Option(help: "With --compare: hidden widths of each expert (default: --hidden).") var expertHidden: Widths?
     @Option(help: "With --compare: experts (default 4).") var experts: Int?
     @Option(help: "With --compare: memory slots (default 64).") var memorySlots: Int?
+    @Option(help: "With --compare: memory query, identity or projection.") var memoryQuery: AttentionMemory.Query?
+    @Option(help: "With --compare: top-k routing (default dense).") var moeTopK: Int?
+    @Option(help: "With --compare: the gate reads the input or a shared layer.") var moeGate: MixtureOfExperts.GateInput?
 
     func validate() throws {
         guard batchSize >= 1, threads >= 1, steps >= 1, repeats >= 1 else {
@@ -51,6 +55,9 @@ struct Speed: ParsableCommand {
                 if let expertHidden { settings.moe?.hidden = expertHidden.widths }
                 if let experts { settings.moe?.experts = experts }
                 if let memorySlots { settings.memory?.slots = memorySlots }
+                if let memoryQuery { settings.memory?.query = memoryQuery }
+                if let moeTopK { settings.moe?.topK = moeTopK }
+                if let moeGate { settings.moe?.gate = moeGate }
                 return (name, settings)
             }
             let r = try ComponentSpeedReport.measure(sets: sets, hidden: hidden.widths, batchSize: batchSize, threads: threads,
