@@ -5,6 +5,8 @@ public enum ComponentKey: String, Codable, Sendable, CaseIterable {
     case ewc
     case replay
     case adaptiveLR = "adaptive-lr"
+    case memory
+    case moe
     case pnas
 }
 
@@ -16,14 +18,18 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
     public var ewc: EWCConfig?
     public var replay: ReplayConfig?
     public var adaptiveLR: AdaptiveLRConfig?
+    public var memory: MemoryConfig?
+    public var moe: MoEConfig?
     public var pnas: PNASConfig?
     public var enabled: [ComponentKey]
 
     public init(ewc: EWCConfig? = nil, replay: ReplayConfig? = nil, adaptiveLR: AdaptiveLRConfig? = nil,
-                pnas: PNASConfig? = nil, enabled: [ComponentKey] = []) {
+                memory: MemoryConfig? = nil, moe: MoEConfig? = nil, pnas: PNASConfig? = nil, enabled: [ComponentKey] = []) {
         self.ewc = ewc
         self.replay = replay
         self.adaptiveLR = adaptiveLR
+        self.memory = memory
+        self.moe = moe
         self.pnas = pnas
         self.enabled = enabled
     }
@@ -34,6 +40,8 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
         if keys.contains(.ewc) { ewc = EWCConfig() }
         if keys.contains(.replay) { replay = ReplayConfig() }
         if keys.contains(.adaptiveLR) { adaptiveLR = AdaptiveLRConfig() }
+        if keys.contains(.memory) { memory = MemoryConfig() }
+        if keys.contains(.moe) { moe = MoEConfig() }
         if keys.contains(.pnas) { pnas = PNASConfig() }
     }
 
@@ -45,6 +53,8 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
             case .ewc: return EWC(ewc ?? EWCConfig())
             case .replay: return Replay(replay ?? ReplayConfig(), scenario: scenario)
             case .adaptiveLR: return AdaptiveLearningRate(adaptiveLR ?? AdaptiveLRConfig())
+            case .memory: return ExternalMemory(memory ?? MemoryConfig())
+            case .moe: return MixtureComponent(moe ?? MoEConfig())
             case .pnas: return PNAS(pnas ?? PNASConfig())
             }
         }
@@ -54,24 +64,42 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
 extension ComponentSettings {
     /// The network a run trains. Every network draws its initial weights from the
     /// `RandomStream(seed, "init")`, so the same seed gives the same start across methods that
-    /// share an architecture. Components that change the architecture build their network here.
-    ///
-    /// `pnas` builds a `ProgressiveNetwork` with slots for one column per task, each up to
-    /// `slots` hidden layers of the widest menu width; column k's head writes task k's own output
-    /// units (the task-IL mask), or all units with the gate.
+    /// share an architecture. Components that change the architecture build their network here:
+    /// - none of `memory`, `moe`, `pnas`: the plain `MLP` of `training.hidden`;
+    /// - `memory` alone: a `MemoryMLP` (the last hidden state goes through the memory before the head);
+    /// - `moe`: a `MixtureOfExperts` of `moe.hidden ?? training.hidden` per expert, with a memory
+    ///   inside each expert when `memory` is on too;
+    /// - `pnas`: a `ProgressiveNetwork` with slots for one column per task, each up to `slots`
+    ///   hidden layers of the widest menu width; column k's head writes task k's own output units
+    ///   (the task-IL mask), or all units with the gate. With `moe` on too, the experts are the
+    ///   columns: the gate over columns is switched on (`pnas+memory` is rejected by validation).
+    /// `memory` and `moe` need at least one hidden layer (`ExperimentConfig.validate` checks it).
     public func makeNetwork(scenario: Scenario, training: TrainingConfig, capacity: Int, seed: UInt64) -> any Network {
         var random = RandomStream(seed: seed, purpose: "init")
+        let D = scenario.inputCount, K = scenario.outputCount
         if enabled.contains(.pnas) {
             let config = pnas ?? PNASConfig()
             let heads = scenario.tasks.map { task in
                 (task.evalMasks[.task] ?? task.trainMask).enumerated().compactMap { $0.element != 0 ? $0.offset : nil }
             }
-            return ProgressiveNetwork(inputs: scenario.inputCount, outputs: scenario.outputCount, heads: heads,
+            return ProgressiveNetwork(inputs: D, outputs: K, heads: heads,
                                       maxDepth: config.slots, maxWidth: config.widthMenu(hidden: training.hidden).max()!,
-                                      gated: config.gate, capacity: capacity, random: &random)
+                                      gated: config.gate || enabled.contains(.moe), capacity: capacity, random: &random)
         }
-        return MLP(inputs: scenario.inputCount, hidden: training.hidden, outputs: scenario.outputCount,
-                   capacity: capacity, random: &random)
+        let memory = enabled.contains(.memory) ? self.memory ?? MemoryConfig() : nil
+        if enabled.contains(.moe) {
+            let moe = self.moe ?? MoEConfig()
+            return MixtureOfExperts(
+                inputs: D, hidden: moe.hidden ?? training.hidden, outputs: K, experts: moe.experts, topK: moe.topK,
+                sharedHead: moe.sharedHead, gateInput: moe.gate,
+                memory: memory.map { .init(slots: $0.slots, query: $0.query, temperature: $0.temperature) },
+                capacity: capacity, random: &random)
+        }
+        if let memory {
+            return MemoryMLP(inputs: D, hidden: training.hidden, outputs: K, slots: memory.slots, query: memory.query,
+                             temperature: memory.temperature, capacity: capacity, random: &random)
+        }
+        return MLP(inputs: D, hidden: training.hidden, outputs: K, capacity: capacity, random: &random)
     }
 
     /// The optimizer a run steps with: the training config's rule and rate over the whole store,
@@ -79,5 +107,28 @@ extension ComponentSettings {
     public func makeOptimizer(for network: any Network, training: TrainingConfig) -> any Optimizer {
         NeuralNet.makeOptimizer(training.optimizer, learningRate: Float(training.learningRate),
                                 parameterCount: network.parameters.count)
+    }
+}
+
+extension ComponentSettings {
+    /// Architecture components that `pnas` cannot be combined with: each builds its own network,
+    /// and `pnas` needs its progressive network. (`moe` combines: its gate routes among the
+    /// columns.) Named by key so the rule holds whichever components exist.
+    public static let pnasIncompatible = ["memory", "nested"]
+
+    /// Why the enabled components cannot run together in `setting`, or nil when they can.
+    ///
+    /// - `pnas` with `memory` (or `nested`): both build the network.
+    /// - `pnas` in domain-IL or class-IL without its gate (`--pnas-gate`, or `moe`): without a task
+    ///   id nothing picks a column, and each column's head owns only its task's outputs.
+    public func incompatibility(in setting: Setting) -> String? {
+        guard enabled.contains(.pnas) else { return nil }
+        for other in enabled.map(\.rawValue) where Self.pnasIncompatible.contains(other) {
+            return "pnas cannot be combined with \(other) (both build the network); run them as separate methods"
+        }
+        if !(pnas ?? PNASConfig()).supports(setting) && !enabled.contains(.moe) {
+            return "pnas without --pnas-gate supports only --setting task: in \(setting.rawValue) there is no task id to pick a column (each column's head owns its task's outputs); add --pnas-gate, or combine with moe, for a learned gate over the columns"
+        }
+        return nil
     }
 }

@@ -74,27 +74,40 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
             try check(ewc.fisherSamples.map { $0 >= 1 } ?? true, "--fisher-samples must be at least 1")
         }
         if let lr = components.adaptiveLR { try check(lr.kappa >= 0 && lr.kappa.isFinite, "--lr-decay must be a non-negative number (got \(lr.kappa))") }
+        if let memory = components.memory {
+            try check(memory.slots >= 1, "--memory-slots must be at least 1 (got \(memory.slots))")
+            try check(memory.usageThreshold >= 0 && memory.usageThreshold < 1, "--memory-usage-threshold must be in [0, 1) (got \(memory.usageThreshold))")
+            try check(memory.reportSamples >= 0, "the memory's report samples must be non-negative (got \(memory.reportSamples))")
+        }
+        if let moe = components.moe {
+            try check(moe.experts >= 1, "--experts must be at least 1 (got \(moe.experts))")
+            if let k = moe.topK { try check(k >= 1 && k <= moe.experts, "--moe-top-k must be between 1 and --experts (\(moe.experts)); got \(k)") }
+            if let w = moe.balanceWeight { try check(w >= 0 && w.isFinite, "--moe-balance must be a non-negative number (got \(w))") }
+            if let h = moe.hidden { try check(!h.isEmpty && h.allSatisfy { $0 >= 1 }, "--expert-hidden widths must be positive (got \(h))") }
+            try check(moe.reportSamples >= 0, "the gate's report samples must be non-negative (got \(moe.reportSamples))")
+        }
+        for m in methods {
+            let keys = try Self.componentKeys(of: m)
+            if keys.contains(.moe) {
+                try check(!(components.moe?.hidden ?? training.hidden).isEmpty,
+                          "method '\(m)': the experts need at least one hidden layer (--hidden or --expert-hidden)")
+            } else if keys.contains(.memory) {
+                try check(!training.hidden.isEmpty, "method '\(m)': the memory reads the last hidden layer, so --hidden needs at least one width")
+            }
+        }
         try check(threads >= 1 && threads <= 64, "--threads must be between 1 and 64 (got \(threads))")
         if scenario.kind == .rotated { try check(scenario.maxAngle.isFinite, "the rotation angle must be finite") }
     }
 }
 
 extension ExperimentConfig {
-    /// Architecture components that `pnas` cannot be combined with yet: each builds its own
-    /// network, and `pnas` needs its progressive network. (Named by key so that the check holds
-    /// as those components are added; `moe` will route between columns once the two are merged.)
-    public static let pnasIncompatible = ["memory", "moe", "nested"]
-
     /// Rejects a method with `pnas` in a setting or combination it does not support, and bad
     /// `--pnas-…` values, before anything runs.
     func validatePNAS(in keys: [ComponentKey], method: String) throws {
         guard keys.contains(.pnas) else { return }
         let config = components.pnas ?? PNASConfig()
-        for other in keys.map(\.rawValue) where Self.pnasIncompatible.contains(other) {
-            throw ConfigError("method '\(method)': pnas cannot be combined with \(other) yet (both build the network); run them as separate methods")
-        }
-        guard config.supports(scenario.setting) else {
-            throw ConfigError("method '\(method)': pnas without --pnas-gate supports only --setting task: in \(scenario.setting.rawValue) there is no task id to pick a column (each column's head owns its task's outputs); add --pnas-gate for a learned gate over the columns")
+        if let reason = try settings(for: method)?.incompatibility(in: scenario.setting) {
+            throw ConfigError("method '\(method)': \(reason)")
         }
         func check(_ ok: Bool, _ message: String) throws { if !ok { throw ConfigError(message) } }
         try check(config.slots >= 1 && config.slots <= 16, "--pnas-slots must be between 1 and 16 (got \(config.slots))")
@@ -138,6 +151,8 @@ extension ExperimentConfig {
             ewc: ordered.contains(.ewc) ? components.ewc ?? EWCConfig() : nil,
             replay: ordered.contains(.replay) ? components.replay ?? ReplayConfig() : nil,
             adaptiveLR: ordered.contains(.adaptiveLR) ? components.adaptiveLR ?? AdaptiveLRConfig() : nil,
+            memory: ordered.contains(.memory) ? components.memory ?? MemoryConfig() : nil,
+            moe: ordered.contains(.moe) ? components.moe ?? MoEConfig() : nil,
             pnas: ordered.contains(.pnas) ? components.pnas ?? PNASConfig() : nil,
             enabled: ordered)
     }

@@ -84,3 +84,61 @@ public struct SpeedReport: Sendable {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }
+
+/// The training cost of several component sets measured side by side: the same synthetic data,
+/// network widths, batch and thread count, rounds interleaved (set 1, set 2, …, set 1, …) so that
+/// a change in machine load hits every set alike; medians over the rounds.
+public struct ComponentSpeedReport: Sendable {
+    public struct Entry: Sendable {
+        /// `plain` (no component) or the component keys joined by `+`.
+        public var name: String
+        public var parameterCount: Int
+        /// Median over rounds of the mean wall-clock time of one training step, in seconds.
+        public var secondsPerStep: Double
+        /// The median step time over the first set's.
+        public var ratio: Double
+    }
+    public var hidden: [Int]
+    public var batchSize: Int
+    public var threads: Int
+    public var entries: [Entry]
+
+    /// Times `repeats` rounds of `steps` SGD steps per set, after one warm-up round each. The
+    /// components' per-task reports are switched off (they read samples after the task, which is
+    /// not a training step). Names are `plain` or component keys joined by `+`.
+    public static func measure(sets: [(name: String, settings: ComponentSettings)], hidden: [Int], batchSize: Int, threads: Int,
+                               steps: Int = 100, repeats: Int = 5) throws -> ComponentSpeedReport {
+        BLAS.setThreads(threads)
+        var random = RandomStream(seed: 1, purpose: "speed-data")
+        func split(_ n: Int) -> DatasetSplit {
+            DatasetSplit(images: (0..<(n * 784)).map { _ in UInt8(random.nextInt(below: 256)) },
+                         labels: (0..<n).map { _ in UInt8(random.nextInt(below: 10)) }, count: n)
+        }
+        let dataset = Dataset(name: "synthetic", directory: "", train: split(8192), test: split(512),
+                              height: 28, width: 28, classCount: 10, sha256: "synthetic", files: [])
+        let scenario = try Scenario(ScenarioConfig(kind: .split, setting: .domain, tasks: 1), dataset: dataset, seed: 1)
+        let config = TrainingConfig(hidden: hidden, optimizer: .sgd, learningRate: 0.01, batchSize: batchSize, iterations: steps, evalBatchSize: 512)
+        let runs = sets.map { set -> (Trainer, any Network, any Optimizer) in
+            var settings = set.settings
+            settings.memory?.reportSamples = 0
+            settings.moe?.reportSamples = 0
+            let trainer = Trainer(scenario: scenario, config: config, seed: 1, settings: settings)
+            let network = trainer.makeNetwork()
+            let optimizer = SGD(learningRate: 0.01, parameterCount: network.parameters.count)
+            _ = trainer.run(network: network, optimizer: optimizer)  // warm-up
+            return (trainer, network, optimizer)
+        }
+        var times = [[Double]](repeating: [], count: sets.count)
+        for _ in 0..<repeats {
+            for (i, run) in runs.enumerated() {
+                let result = run.0.run(network: run.1, optimizer: run.2)
+                times[i].append(result.trainSeconds / Double(steps))
+            }
+        }
+        let medians = times.map(SpeedReport.median)
+        let entries = sets.indices.map {
+            Entry(name: sets[$0].name, parameterCount: runs[$0].1.parameters.count, secondsPerStep: medians[$0], ratio: medians[$0] / medians[0])
+        }
+        return ComponentSpeedReport(hidden: hidden, batchSize: batchSize, threads: threads, entries: entries)
+    }
+}

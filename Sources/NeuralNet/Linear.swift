@@ -46,3 +46,34 @@ public struct Linear: Sendable {
         }
     }
 }
+
+extension Linear {
+    /// y = x · W + b on strided rows: x [N, D] with row stride `ldx`, y [N, H] with row stride
+    /// `ldy` (a block of a wider, fused activation matrix).
+    @inlinable
+    public func forward(_ x: UnsafePointer<Float>, ldx: Int, rows n: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+                        _ store: ParameterStore) {
+        let b = store.values(bias)
+        for r in 0..<n { (y + r * ldy).update(from: b, count: outputs) }
+        BLAS.sgemm(transA: false, transB: false, m: n, n: outputs, k: inputs,
+                   a: x, lda: ldx, b: store.values(weight), ldb: outputs, beta: 1, c: y, ldc: ldy)
+    }
+
+    /// `backward` on strided rows: dW += xᵀ · dy, db += Σ_rows dy, and dx = dy · Wᵀ (overwritten,
+    /// row stride `lddx`) when `dx` is given.
+    @inlinable
+    public func backward(input x: UnsafePointer<Float>, ldx: Int, outputGradient dy: UnsafePointer<Float>, ldy: Int, rows n: Int,
+                         inputGradient dx: UnsafeMutablePointer<Float>?, lddx: Int, _ store: ParameterStore) {
+        BLAS.sgemm(transA: true, transB: false, m: inputs, n: outputs, k: n,
+                   a: x, lda: ldx, b: dy, ldb: ldy, beta: 1, c: store.gradients(weight), ldc: outputs)
+        let db = store.gradients(bias)
+        for r in 0..<n {
+            let row = dy + r * ldy
+            for c in 0..<outputs { db[c] += row[c] }
+        }
+        if let dx {
+            BLAS.sgemm(transA: false, transB: true, m: n, n: inputs, k: outputs,
+                       a: dy, lda: ldy, b: store.values(weight), ldb: outputs, beta: 0, c: dx, ldc: lddx)
+        }
+    }
+}

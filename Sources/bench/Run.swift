@@ -38,6 +38,9 @@ extension EWCConfig.Variant: ExpressibleByArgument {}
 extension EWCConfig.FisherLabels: ExpressibleByArgument {}
 extension ReplayConfig.Policy: ExpressibleByArgument {}
 extension ReplayConfig.Weighting: ExpressibleByArgument {}
+extension AttentionMemory.Temperature: ExpressibleByArgument {}
+extension AttentionMemory.Query: ExpressibleByArgument {}
+extension MixtureOfExperts.GateInput: ExpressibleByArgument {}
 
 /// A value that can be copied with one change, for applying options to component configs.
 protocol Adjustable {}
@@ -47,6 +50,8 @@ extension Adjustable {
 extension EWCConfig: Adjustable {}
 extension ReplayConfig: Adjustable {}
 extension AdaptiveLRConfig: Adjustable {}
+extension MemoryConfig: Adjustable {}
+extension MoEConfig: Adjustable {}
 extension PNASConfig: Adjustable {}
 extension ScenarioKind: ExpressibleByArgument {}
 extension ClassOrder: ExpressibleByArgument {}
@@ -98,9 +103,9 @@ struct Run: ParsableCommand {
     var hidden: Widths?
     @Option(help: "Seeds: a count (3 → 1,2,3), a range (4..8) or a list (1,5,9).")
     var seeds: SeedList?
-    @Option(parsing: .upToNextOption, help: "Methods to run: finetune, joint, or components joined by + (ewc, replay, adaptive-lr, pnas, e.g. ewc+replay); several allowed.")
+    @Option(parsing: .upToNextOption, help: "Methods to run: finetune, joint, or components joined by + (ewc, replay, adaptive-lr, memory, moe, pnas, e.g. memory+moe+replay); several allowed.")
     var method: [String] = []
-    @Option(help: "Add a method made of these components (comma-separated: ewc,replay,adaptive-lr,pnas); repeatable.")
+    @Option(help: "Add a method made of these components (comma-separated: ewc,replay,adaptive-lr,memory,moe,pnas); repeatable.")
     var components: [String] = []
     @Option(help: "EWC: the penalty strength λ (default 30).") var ewcLambda: Double?
     @Option(help: "EWC: separate (one penalty per task) or online.") var ewcVariant: EWCConfig.Variant?
@@ -113,6 +118,16 @@ struct Run: ParsableCommand {
     @Option(help: "Replay: loss weighting, tasks (1/t current, 1−1/t replay) or average.") var replayWeighting: ReplayConfig.Weighting?
     @Option(help: "Decaying learning rate: κ in α/(1 + κt) (default 0.1).") var lrDecay: Double?
     @Flag(help: "Decaying learning rate: restart t at each task.") var lrRestart = false
+    @Option(help: "Memory: number of slots M (default 64).") var memorySlots: Int?
+    @Option(help: "Memory: score scale, one (τ = 1) or inv-sqrt-h (1/√H).") var memoryTemperature: AttentionMemory.Temperature?
+    @Option(help: "Memory: query, identity (q = h) or projection (q = W_q h).") var memoryQuery: AttentionMemory.Query?
+    @Option(help: "Memory: a slot counts as used when its mean read weight exceeds this (default 0.01).") var memoryUsageThreshold: Double?
+    @Option(help: "MoE: number of experts E (default 4).") var experts: Int?
+    @Option(help: "MoE: route each sample to its k highest-gated experts (default: dense).") var moeTopK: Int?
+    @Flag(help: "MoE: one head shared by the experts.") var moeSharedHead = false
+    @Option(help: "MoE: the gate reads the input or a shared first layer (input, shared-layer).") var moeGate: MixtureOfExperts.GateInput?
+    @Option(help: "MoE: weight of the load-balancing (importance) loss (default 0.01 with top-k, 0 dense).") var moeBalance: Double?
+    @Option(help: "MoE: hidden widths of each expert (default: --hidden).") var expertHidden: Widths?
     @Option(help: "PNAS: slots L, the most hidden layers a column may get (default 5).") var pnasSlots: Int?
     @Option(help: "PNAS: candidate architectures C sampled and trained per task (default 4).") var pnasCandidates: Int?
     @Option(help: "PNAS: optimizer steps each candidate is trained for (default 100).") var pnasSearchSteps: Int?
@@ -174,6 +189,16 @@ struct Run: ParsableCommand {
         if let replayWeighting { c.components.replay = (c.components.replay ?? ReplayConfig()).with { $0.weighting = replayWeighting } }
         if let lrDecay { c.components.adaptiveLR = (c.components.adaptiveLR ?? AdaptiveLRConfig()).with { $0.kappa = lrDecay } }
         if lrRestart { c.components.adaptiveLR = (c.components.adaptiveLR ?? AdaptiveLRConfig()).with { $0.restartEachTask = true } }
+        if let memorySlots { c.components.memory = (c.components.memory ?? MemoryConfig()).with { $0.slots = memorySlots } }
+        if let memoryTemperature { c.components.memory = (c.components.memory ?? MemoryConfig()).with { $0.temperature = memoryTemperature } }
+        if let memoryQuery { c.components.memory = (c.components.memory ?? MemoryConfig()).with { $0.query = memoryQuery } }
+        if let memoryUsageThreshold { c.components.memory = (c.components.memory ?? MemoryConfig()).with { $0.usageThreshold = memoryUsageThreshold } }
+        if let experts { c.components.moe = (c.components.moe ?? MoEConfig()).with { $0.experts = experts } }
+        if let moeTopK { c.components.moe = (c.components.moe ?? MoEConfig()).with { $0.topK = moeTopK } }
+        if moeSharedHead { c.components.moe = (c.components.moe ?? MoEConfig()).with { $0.sharedHead = true } }
+        if let moeGate { c.components.moe = (c.components.moe ?? MoEConfig()).with { $0.gate = moeGate } }
+        if let moeBalance { c.components.moe = (c.components.moe ?? MoEConfig()).with { $0.balanceWeight = moeBalance } }
+        if let expertHidden { c.components.moe = (c.components.moe ?? MoEConfig()).with { $0.hidden = expertHidden.widths } }
         func pnas(_ change: (inout PNASConfig) -> Void) { c.components.pnas = (c.components.pnas ?? PNASConfig()).with(change) }
         if let pnasSlots { pnas { $0.slots = pnasSlots } }
         if let pnasCandidates { pnas { $0.candidates = pnasCandidates } }

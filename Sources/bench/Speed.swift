@@ -1,6 +1,8 @@
 import ArgumentParser
+import Continual
 import Experiments
 import Foundation
+import NeuralNet
 
 struct Speed: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,6 +18,14 @@ struct Speed: ParsableCommand {
     @Option(help: "OpenBLAS threads.") var threads: Int = 1
     @Option(help: "Steps per round.") var steps: Int = 100
     @Option(help: "Rounds (the median is reported).") var repeats: Int = 5
+    @Option(parsing: .upToNextOption, help: "Instead: time these component sets side by side, e.g. plain memory moe memory+moe (plain = no component; the first is the reference of the ratios).")
+    var compare: [String] = []
+    @Option(help: "With --compare: hidden widths of each expert (default: --hidden).") var expertHidden: Widths?
+    @Option(help: "With --compare: experts (default 4).") var experts: Int?
+    @Option(help: "With --compare: memory slots (default 64).") var memorySlots: Int?
+    @Option(help: "With --compare: memory query, identity or projection.") var memoryQuery: AttentionMemory.Query?
+    @Option(help: "With --compare: top-k routing (default dense).") var moeTopK: Int?
+    @Option(help: "With --compare: the gate reads the input or a shared layer.") var moeGate: MixtureOfExperts.GateInput?
 
     func validate() throws {
         guard batchSize >= 1, threads >= 1, steps >= 1, repeats >= 1 else {
@@ -24,6 +34,7 @@ struct Speed: ParsableCommand {
     }
 
     func run() throws {
+        if !compare.isEmpty { return try runComparison() }
         try reportingErrors {
             let r = try SpeedReport.measure(hidden: hidden.widths, batchSize: batchSize, threads: threads, steps: steps, repeats: repeats)
             print("mlp: 784-\(r.hidden.map(String.init).joined(separator: "-"))-10, batch \(r.batchSize), SGD, \(r.threads) BLAS thread(s)")
@@ -32,6 +43,31 @@ struct Speed: ParsableCommand {
             print(String(format: "ratio_to_bound: %.2f", r.trainSamplesPerSecond / r.sgemmBoundSamplesPerSecond))
             print(String(format: "train_samples_per_s: %.0f", r.trainSamplesPerSecond))
             print(String(format: "eval_samples_per_s: %.0f", r.evalSamplesPerSecond))
+        }
+    }
+
+    /// `--compare`: one line per set with its parameter count, median step time and ratio.
+    func runComparison() throws {
+        try reportingErrors {
+            let sets = try compare.map { name -> (name: String, settings: ComponentSettings) in
+                let keys = name == "plain" ? [] : try ExperimentConfig.componentKeys(of: name)
+                var settings = ComponentSettings(enabling: keys)
+                if let expertHidden { settings.moe?.hidden = expertHidden.widths }
+                if let experts { settings.moe?.experts = experts }
+                if let memorySlots { settings.memory?.slots = memorySlots }
+                if let memoryQuery { settings.memory?.query = memoryQuery }
+                if let moeTopK { settings.moe?.topK = moeTopK }
+                if let moeGate { settings.moe?.gate = moeGate }
+                return (name, settings)
+            }
+            let r = try ComponentSpeedReport.measure(sets: sets, hidden: hidden.widths, batchSize: batchSize, threads: threads,
+                                                     steps: steps, repeats: repeats)
+            print("784-\(r.hidden.map(String.init).joined(separator: "-"))-10, batch \(r.batchSize), SGD, \(r.threads) BLAS thread(s), median of \(repeats) interleaved rounds of \(steps) steps")
+            print("| set | parameters | ms/step | ratio |")
+            print("|---|---|---|---|")
+            for e in r.entries {
+                print("| \(e.name) | \(e.parameterCount) | " + String(format: "%.3f | %.2f |", e.secondsPerStep * 1000, e.ratio))
+            }
         }
     }
 }

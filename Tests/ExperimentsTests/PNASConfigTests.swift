@@ -41,7 +41,7 @@ import Testing
         var other = c
         other.methods = ["ewc"]
         #expect(try other.settings(for: "ewc")!.pnas == nil)
-        #expect(ExperimentConfig.pnasIncompatible == ["memory", "moe", "nested"])
+        #expect(ComponentSettings.pnasIncompatible == ["memory", "nested"])
     }
 }
 

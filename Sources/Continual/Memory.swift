@@ -1,0 +1,105 @@
+import Foundation
+import NeuralNet
+
+/// Settings of the external attention memory.
+public struct MemoryConfig: Codable, Sendable, Hashable {
+    /// M: the number of trainable slots.
+    public var slots: Int
+    /// The factor on the scores: 1 (τ = 1, the source text) or 1/√H.
+    public var temperature: AttentionMemory.Temperature
+    /// q = h (identity) or q = W_q h (projection).
+    public var query: AttentionMemory.Query
+    /// A slot counts as used on a task when its mean read weight over the task's samples exceeds
+    /// this (a uniform read gives every slot 1/M).
+    public var usageThreshold: Double
+    /// Training samples of each finished task read for the usage report (the first n in index order).
+    public var reportSamples: Int
+
+    public init(slots: Int = 64, temperature: AttentionMemory.Temperature = .one, query: AttentionMemory.Query = .identity,
+                usageThreshold: Double = 0.01, reportSamples: Int = 500) {
+        self.slots = slots
+        self.temperature = temperature
+        self.query = query
+        self.usageThreshold = usageThreshold
+        self.reportSamples = reportSamples
+    }
+
+    /// Missing keys take their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = MemoryConfig()
+        slots = try c.decodeIfPresent(Int.self, forKey: .slots) ?? d.slots
+        temperature = try c.decodeIfPresent(AttentionMemory.Temperature.self, forKey: .temperature) ?? d.temperature
+        query = try c.decodeIfPresent(AttentionMemory.Query.self, forKey: .query) ?? d.query
+        usageThreshold = try c.decodeIfPresent(Double.self, forKey: .usageThreshold) ?? d.usageThreshold
+        reportSamples = try c.decodeIfPresent(Int.self, forKey: .reportSamples) ?? d.reportSamples
+    }
+}
+
+/// The external memory (the source text's `ExternalMemory`): trainable slots M [M, H] read by
+/// soft attention from the last hidden state, the read added before the head,
+/// h′ = h + softmax(q Mᵀ/τ) M (`AttentionMemory`). The architecture is built by
+/// `ComponentSettings.makeNetwork` (`MemoryMLP`, or one memory per expert with `moe`); the slots
+/// are ordinary parameters, trained by the task loss, so EWC, replay and the learning-rate decay
+/// apply to them like to any weight. Works in every scenario and setting.
+///
+/// This component only reports slot usage: after each task it reads the task's first
+/// `reportSamples` training samples and records, per task t, `task<t>_read_entropy` (the mean
+/// entropy of a row's read weights, in nats; ln M is a uniform read) and `task<t>_slots_used` (slots
+/// whose mean read weight exceeds `usageThreshold`), averaged over the memories when there are
+/// several (one per expert).
+public final class ExternalMemory: Component {
+    public let config: MemoryConfig
+    public var key: String { ComponentKey.memory.rawValue }
+    private var figures: [String: Double] = [:]
+    private var memoryCount = 0
+
+    public init(_ config: MemoryConfig) { self.config = config }
+
+    public func afterTask(_ context: TrainingContext) {
+        guard let network = context.network as? any MemoryHolding, !network.memories.isEmpty else { return }
+        let memories = network.memories
+        memoryCount = memories.count
+        let S = config.slots
+        var mass = [[Float]](repeating: [Float](repeating: 0, count: S), count: memories.count)
+        var entropy = 0.0
+        let rows = probe(context, samples: config.reportSamples) { n in
+            for (i, memory) in memories.enumerated() {
+                entropy += mass[i].withUnsafeMutableBufferPointer { memory.addUsage(rows: n, mass: $0.baseAddress!) }
+            }
+        }
+        guard rows > 0 else { return }
+        let used = mass.map { m in m.filter { Double($0) / Double(rows) > config.usageThreshold }.count }
+        let t = context.task + 1
+        figures["task\(t)_read_entropy"] = entropy / Double(rows * memories.count)
+        figures["task\(t)_slots_used"] = Double(used.reduce(0, +)) / Double(memories.count)
+    }
+
+    public func report() -> [String: Double] {
+        figures.merging(["slots": Double(config.slots), "max_read_entropy": log(Double(config.slots)),
+                         "usage_threshold": config.usageThreshold, "memories": Double(memoryCount)]) { a, _ in a }
+    }
+}
+
+/// Runs the network forward on the first `samples` training samples of the current task (in
+/// chunks of its capacity, with the task's training masks) and calls `visit(rows)` after each
+/// chunk, while the network's caches hold that chunk. Returns the rows read. For reports after a
+/// task, not for training steps (it allocates a batch).
+func probe(_ context: TrainingContext, samples: Int, visit: (Int) -> Void) -> Int {
+    let refs = Array(context.taskSamples.prefix(samples))
+    guard !refs.isEmpty else { return 0 }
+    let scenario = context.scenario, network = context.network
+    let chunk = min(network.capacity, refs.count)
+    let batch = Batch(capacity: chunk, inputCount: scenario.inputCount, outputCount: scenario.outputCount)
+    var start = 0
+    while start < refs.count {
+        let rows = min(chunk, refs.count - start)
+        for r in 0..<rows { batch.refs[r] = refs[start + r] }
+        scenario.gather(batch.refs, rows: rows, test: false, currentTask: context.task, x: batch.inputs.data,
+                        labels: batch.labels, masks: batch.masks)
+        _ = network.forward(batch.inputs.data, rows: rows)
+        visit(rows)
+        start += rows
+    }
+    return refs.count
+}

@@ -1,0 +1,115 @@
+import Foundation
+import NeuralNet
+
+/// Settings of the mixture of experts.
+public struct MoEConfig: Codable, Sendable, Hashable {
+    /// E: the number of experts.
+    public var experts: Int
+    /// k of top-k routing; nil = dense (every expert, weighted by the full softmax).
+    public var topK: Int?
+    /// One head shared by the experts instead of a head each.
+    public var sharedHead: Bool
+    /// What the gate reads: the input, or a first layer of its own fused with the experts'.
+    public var gate: MixtureOfExperts.GateInput
+    /// w of the importance loss w · CV(Σ_n g_n)² (Shazeer et al. 2017); nil = 0.01 with top-k and
+    /// 0 when dense.
+    public var balanceWeight: Double?
+    /// Hidden widths of each expert; nil = the training config's `hidden`.
+    public var hidden: [Int]?
+    /// Training samples of each finished task read for the gate report (the first n in index order).
+    public var reportSamples: Int
+
+    public init(experts: Int = 4, topK: Int? = nil, sharedHead: Bool = false, gate: MixtureOfExperts.GateInput = .input,
+                balanceWeight: Double? = nil, hidden: [Int]? = nil, reportSamples: Int = 500) {
+        self.experts = experts
+        self.topK = topK
+        self.sharedHead = sharedHead
+        self.gate = gate
+        self.balanceWeight = balanceWeight
+        self.hidden = hidden
+        self.reportSamples = reportSamples
+    }
+
+    /// The importance-loss weight in effect.
+    public var effectiveBalanceWeight: Double { balanceWeight ?? (topK.map { $0 < experts } == true ? 0.01 : 0) }
+
+    /// Missing keys take their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = MoEConfig()
+        experts = try c.decodeIfPresent(Int.self, forKey: .experts) ?? d.experts
+        topK = try c.decodeIfPresent(Int.self, forKey: .topK)
+        sharedHead = try c.decodeIfPresent(Bool.self, forKey: .sharedHead) ?? d.sharedHead
+        gate = try c.decodeIfPresent(MixtureOfExperts.GateInput.self, forKey: .gate) ?? d.gate
+        balanceWeight = try c.decodeIfPresent(Double.self, forKey: .balanceWeight)
+        hidden = try c.decodeIfPresent([Int].self, forKey: .hidden)
+        reportSamples = try c.decodeIfPresent(Int.self, forKey: .reportSamples) ?? d.reportSamples
+    }
+}
+
+/// Mixture of experts (Jacobs et al. 1991; top-k routing and the importance loss of Shazeer et al.
+/// 2017, "Outrageously large neural networks"): E expert MLPs combined by a softmax gate,
+/// y = Σ_e g_e(x) · expert_e(x), g = softmax(W_g x + b) or, with `shared-layer`, the gate on a
+/// first layer of its own. The network (`MixtureOfExperts`, the experts' first layers fused into
+/// one sgemm, a memory inside each expert with `memory`) is built by
+/// `ComponentSettings.makeNetwork`. Works in every scenario and setting; no task identity is used.
+///
+/// The load-balancing loss is added in `addPenalty`, after the task loss's backward pass, so the
+/// network's `backward` stays the exact gradient of the task loss (EWC's Fisher uses it): the
+/// importance loss w · CV(Importance)² of the batch just trained, its gradient through the
+/// gate's (top-k) softmax into W_g, b and the shared layer. With dense gating it is off unless a
+/// weight is given.
+///
+/// Report, per task t (after training it, on its first `reportSamples` training samples):
+/// `task<t>_gate_entropy` (mean −Σ_e g_e ln g_e, nats; ln E is a uniform gate) and
+/// `task<t>_load_e<e>` (mean g_e: the share of the task routed to expert e); over the run,
+/// `balance_loss_mean` (mean importance loss per step).
+public final class MixtureComponent: Component {
+    public let config: MoEConfig
+    public var key: String { ComponentKey.moe.rawValue }
+    private var figures: [String: Double] = [:]
+    private var balanceSum = 0.0
+    private var steps = 0
+
+    public init(_ config: MoEConfig) { self.config = config }
+
+    public func addPenalty(_ context: TrainingContext) -> Float {
+        let w = config.effectiveBalanceWeight
+        guard w > 0, let network = context.network as? MixtureOfExperts else { return 0 }
+        let loss = network.addBalanceLoss(weight: Float(w))
+        balanceSum += Double(loss)
+        steps += 1
+        return loss
+    }
+
+    public func afterTask(_ context: TrainingContext) {
+        guard let network = context.network as? MixtureOfExperts else { return }
+        let E = network.expertCount
+        var load = [Double](repeating: 0, count: E)
+        var entropy = 0.0
+        let rows = probe(context, samples: config.reportSamples) { n in
+            let g = network.gateProbabilities
+            for r in 0..<n {
+                for e in 0..<E {
+                    let p = g[r * E + e]
+                    load[e] += Double(p)
+                    if p > 0 { entropy -= Double(p) * log(Double(p)) }
+                }
+            }
+        }
+        guard rows > 0 else { return }
+        let t = context.task + 1
+        figures["task\(t)_gate_entropy"] = entropy / Double(rows)
+        for e in 0..<E { figures["task\(t)_load_e\(e + 1)"] = load[e] / Double(rows) }
+    }
+
+    public func report() -> [String: Double] {
+        var r = figures
+        r["experts"] = Double(config.experts)
+        r["top_k"] = Double(config.topK ?? config.experts)
+        r["max_gate_entropy"] = log(Double(config.experts))
+        r["balance_weight"] = config.effectiveBalanceWeight
+        if steps > 0 { r["balance_loss_mean"] = balanceSum / Double(steps) }
+        return r
+    }
+}
