@@ -238,7 +238,7 @@ struct Run: ParsableCommand {
             let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { FileHandle.standardError.write(Data($0.utf8)) }
             runner.events = { display.handle($0) }
             let plan = try config.validatedPlan()
-            if !plan.full.isEmpty {
+            if !plan.full.isEmpty && config.ablation != .addOne {
                 printError("full model: \(ExperimentConfig.methodName(plan.full)) (every component valid together for \(config.scenario.kind.rawValue) \(config.scenario.setting.rawValue))")
             }
             for note in plan.notes { printError("note: \(note)") }
