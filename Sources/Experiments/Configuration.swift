@@ -69,6 +69,7 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
             try check(ewc.gamma > 0 && ewc.gamma <= 1, "--ewc-gamma must be in (0, 1] (got \(ewc.gamma))")
             try check(ewc.fisherSamples.map { $0 >= 1 } ?? true, "--fisher-samples must be at least 1")
         }
+        if let nested = components.nested, let problem = nested.problems.first { throw ConfigError(problem) }
         if let lr = components.adaptiveLR { try check(lr.kappa >= 0 && lr.kappa.isFinite, "--lr-decay must be a non-negative number (got \(lr.kappa))") }
         try check(threads >= 1 && threads <= 64, "--threads must be between 1 and 64 (got \(threads))")
         if scenario.kind == .rotated { try check(scenario.maxAngle.isFinite, "the rotation angle must be finite") }
@@ -103,6 +104,7 @@ extension ExperimentConfig {
             ewc: ordered.contains(.ewc) ? components.ewc ?? EWCConfig() : nil,
             replay: ordered.contains(.replay) ? components.replay ?? ReplayConfig() : nil,
             adaptiveLR: ordered.contains(.adaptiveLR) ? components.adaptiveLR ?? AdaptiveLRConfig() : nil,
+            nested: ordered.contains(.nested) ? components.nested ?? NestedConfig() : nil,
             enabled: ordered)
     }
 }
