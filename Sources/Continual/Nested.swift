@@ -193,7 +193,7 @@ public final class Nested: Component {
     private var start: [Float] = []
     private var updatesAtStart: [Int] = []
     private var log: [String: Double] = [:]
-    private var memory: [SampleRef] = []
+    private(set) var memory: [SampleRef] = []
     private var memoryBatch: Batch?
     private var memoryGradient: Matrix?
     private var hypergradients = 0
