@@ -203,6 +203,8 @@ public enum Preset: String, CaseIterable, Sendable {
                 scenario: ScenarioConfig(kind: .split, setting: .class, tasks: 5, classOrder: .fixed),
                 training: TrainingConfig(hidden: [100], optimizer: .adam, learningRate: 0.001, batchSize: 64, epochs: 2),
                 methods: ["finetune", "joint"] + ComponentKey.allCases.map(\.rawValue), seeds: Array(1...5))
+            // A Fisher from 200 samples (other networks than the MLP take one backward pass per sample).
+            config.components.ewc = EWCConfig(fisherSamples: 200)
             // Class-IL has no task id: progressive columns need their gate; a small search budget.
             config.components.pnas = PNASConfig(candidates: 2, searchSteps: 25, validationSamples: 200, gate: true)
             // The full model: every component, in hook order, that still validates with the ones before it.
