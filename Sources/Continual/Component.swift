@@ -13,6 +13,8 @@ public final class TrainingContext: @unchecked Sendable {
     public internal(set) var taskStep = 0
     /// The training sample references of the current task.
     public internal(set) var taskSamples: [SampleRef] = []
+    /// The current step's task loss (set after the forward pass, before `addPenalty`).
+    public internal(set) var loss: Float = 0
 
     init(scenario: Scenario, network: any Network, optimizer: any Optimizer, seed: UInt64) {
         self.scenario = scenario

@@ -8,6 +8,7 @@ public enum ComponentKey: String, Codable, Sendable, CaseIterable {
     case memory
     case moe
     case pnas
+    case nested
 }
 
 /// Which components a run uses and how each is configured.
@@ -21,16 +22,19 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
     public var memory: MemoryConfig?
     public var moe: MoEConfig?
     public var pnas: PNASConfig?
+    public var nested: NestedConfig?
     public var enabled: [ComponentKey]
 
     public init(ewc: EWCConfig? = nil, replay: ReplayConfig? = nil, adaptiveLR: AdaptiveLRConfig? = nil,
-                memory: MemoryConfig? = nil, moe: MoEConfig? = nil, pnas: PNASConfig? = nil, enabled: [ComponentKey] = []) {
+                memory: MemoryConfig? = nil, moe: MoEConfig? = nil, pnas: PNASConfig? = nil, nested: NestedConfig? = nil,
+                enabled: [ComponentKey] = []) {
         self.ewc = ewc
         self.replay = replay
         self.adaptiveLR = adaptiveLR
         self.memory = memory
         self.moe = moe
         self.pnas = pnas
+        self.nested = nested
         self.enabled = enabled
     }
 
@@ -43,6 +47,7 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
         if keys.contains(.memory) { memory = MemoryConfig() }
         if keys.contains(.moe) { moe = MoEConfig() }
         if keys.contains(.pnas) { pnas = PNASConfig() }
+        if keys.contains(.nested) { nested = NestedConfig() }
     }
 
     /// One component per enabled key, in `ComponentKey` order (the hook order), whatever the
@@ -56,6 +61,7 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
             case .memory: return ExternalMemory(memory ?? MemoryConfig())
             case .moe: return MixtureComponent(moe ?? MoEConfig())
             case .pnas: return PNAS(pnas ?? PNASConfig())
+            case .nested: return Nested(nested ?? NestedConfig())
             }
         }
     }
@@ -73,6 +79,8 @@ extension ComponentSettings {
     ///   hidden layers of the widest menu width; column k's head writes task k's own output units
     ///   (the task-IL mask), or all units with the gate. With `moe` on too, the experts are the
     ///   columns: the gate over columns is switched on (`pnas+memory` is rejected by validation).
+    /// - `nested` with the `parallel` layout: a `ParallelMLP` with one path per level (alone only;
+    ///   the `chain` layout assigns levels over whichever network is built).
     /// `memory` and `moe` need at least one hidden layer (`ExperimentConfig.validate` checks it).
     public func makeNetwork(scenario: Scenario, training: TrainingConfig, capacity: Int, seed: UInt64) -> any Network {
         var random = RandomStream(seed: seed, purpose: "init")
@@ -95,6 +103,10 @@ extension ComponentSettings {
                 memory: memory.map { .init(slots: $0.slots, query: $0.query, temperature: $0.temperature) },
                 capacity: capacity, random: &random)
         }
+        if enabled.contains(.nested), (nested ?? NestedConfig()).layout == .parallel {
+            return ParallelMLP(inputs: D, hidden: training.hidden, outputs: K,
+                               levels: (nested ?? NestedConfig()).periods.count, capacity: capacity, random: &random)
+        }
         if let memory {
             return MemoryMLP(inputs: D, hidden: training.hidden, outputs: K, slots: memory.slots, query: memory.query,
                              temperature: memory.temperature, capacity: capacity, random: &random)
@@ -103,9 +115,11 @@ extension ComponentSettings {
     }
 
     /// The optimizer a run steps with: the training config's rule and rate over the whole store,
-    /// unless a component brings its own.
+    /// unless a component brings its own (`nested`: the Continuum Memory System over the
+    /// network's levels, η_ℓ relative to the training rate).
     public func makeOptimizer(for network: any Network, training: TrainingConfig) -> any Optimizer {
-        NeuralNet.makeOptimizer(training.optimizer, learningRate: Float(training.learningRate),
+        if enabled.contains(.nested) { return (nested ?? NestedConfig()).makeOptimizer(for: network, training: training) }
+        return NeuralNet.makeOptimizer(training.optimizer, learningRate: Float(training.learningRate),
                                 parameterCount: network.parameters.count)
     }
 }
@@ -121,7 +135,13 @@ extension ComponentSettings {
     /// - `pnas` with `memory` (or `nested`): both build the network.
     /// - `pnas` in domain-IL or class-IL without its gate (`--pnas-gate`, or `moe`): without a task
     ///   id nothing picks a column, and each column's head owns only its task's outputs.
+    /// - `nested` with the `parallel` layout next to `memory`, `moe` or `pnas`: the parallel
+    ///   paths are a network of their own (the `chain` layout works on any network).
     public func incompatibility(in setting: Setting) -> String? {
+        if enabled.contains(.nested), (nested ?? NestedConfig()).layout == .parallel,
+           let other = enabled.first(where: { [.memory, .moe, .pnas].contains($0) }) {
+            return "nested with --nested-layout parallel cannot be combined with \(other.rawValue) (both build the network); use --nested-layout chain"
+        }
         guard enabled.contains(.pnas) else { return nil }
         for other in enabled.map(\.rawValue) where Self.pnasIncompatible.contains(other) {
             return "pnas cannot be combined with \(other) (both build the network); run them as separate methods"

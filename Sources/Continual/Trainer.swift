@@ -195,6 +195,7 @@ public final class TrainingSession {
             logits: logits, labels: batch.labels, mask: batch.masks, weights: batch.weights,
             rows: batch.count, classes: scenario.outputCount, gradient: dLogits.data)
         network.backward(batch.inputs.data, outputGradient: dLogits.data, rows: batch.count)
+        context.loss = loss
         for c in components { loss += c.addPenalty(context) }
         optimizer.step(network.parameters)
         context.step += 1

@@ -62,7 +62,10 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
         try check(Set(seeds).count == seeds.count, "--seeds lists a seed twice: \(seeds)")
         try check(seeds.allSatisfy { $0 >= 0 }, "seeds must be non-negative (got \(seeds))")
         try check(!methods.isEmpty, "--method needs at least one method")
-        for m in methods { try validatePNAS(in: try Self.componentKeys(of: m), method: m) }
+        for m in methods {
+            if let reason = try settings(for: m)?.incompatibility(in: scenario.setting) { throw ConfigError("method '\(m)': \(reason)") }
+            try validatePNAS(in: try Self.componentKeys(of: m), method: m)
+        }
         if let replay = components.replay {
             try check(replay.capacity >= 1, "--replay-capacity must be at least 1 (got \(replay.capacity))")
             try check((replay.batchSize ?? training.batchSize) >= 1 && (replay.batchSize ?? training.batchSize) <= training.batchSize,
@@ -73,6 +76,7 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
             try check(ewc.gamma > 0 && ewc.gamma <= 1, "--ewc-gamma must be in (0, 1] (got \(ewc.gamma))")
             try check(ewc.fisherSamples.map { $0 >= 1 } ?? true, "--fisher-samples must be at least 1")
         }
+        if let nested = components.nested, let problem = nested.problems.first { throw ConfigError(problem) }
         if let lr = components.adaptiveLR { try check(lr.kappa >= 0 && lr.kappa.isFinite, "--lr-decay must be a non-negative number (got \(lr.kappa))") }
         if let memory = components.memory {
             try check(memory.slots >= 1, "--memory-slots must be at least 1 (got \(memory.slots))")
@@ -106,9 +110,6 @@ extension ExperimentConfig {
     func validatePNAS(in keys: [ComponentKey], method: String) throws {
         guard keys.contains(.pnas) else { return }
         let config = components.pnas ?? PNASConfig()
-        if let reason = try settings(for: method)?.incompatibility(in: scenario.setting) {
-            throw ConfigError("method '\(method)': \(reason)")
-        }
         func check(_ ok: Bool, _ message: String) throws { if !ok { throw ConfigError(message) } }
         try check(config.slots >= 1 && config.slots <= 16, "--pnas-slots must be between 1 and 16 (got \(config.slots))")
         try check(config.candidates >= 1, "--pnas-candidates must be at least 1 (got \(config.candidates))")
@@ -154,6 +155,7 @@ extension ExperimentConfig {
             memory: ordered.contains(.memory) ? components.memory ?? MemoryConfig() : nil,
             moe: ordered.contains(.moe) ? components.moe ?? MoEConfig() : nil,
             pnas: ordered.contains(.pnas) ? components.pnas ?? PNASConfig() : nil,
+            nested: ordered.contains(.nested) ? components.nested ?? NestedConfig() : nil,
             enabled: ordered)
     }
 }
@@ -205,6 +207,8 @@ public enum Preset: String, CaseIterable, Sendable {
                 scenario: ScenarioConfig(kind: .split, setting: .class, tasks: 5, classOrder: .fixed),
                 training: TrainingConfig(hidden: [100], optimizer: .adam, learningRate: 0.001, batchSize: 64, epochs: 2),
                 methods: ["finetune", "joint"] + ComponentKey.allCases.map(\.rawValue), seeds: Array(1...5))
+            // A Fisher from 200 samples (other networks than the MLP take one backward pass per sample).
+            config.components.ewc = EWCConfig(fisherSamples: 200)
             // Class-IL has no task id: progressive columns need their gate; a small search budget.
             config.components.pnas = PNASConfig(candidates: 2, searchSteps: 25, validationSamples: 200, gate: true)
             // The full model: every component, in hook order, that still validates with the ones before it.

@@ -53,6 +53,20 @@ extension AdaptiveLRConfig: Adjustable {}
 extension MemoryConfig: Adjustable {}
 extension MoEConfig: Adjustable {}
 extension PNASConfig: Adjustable {}
+extension NestedConfig: Adjustable {}
+extension NestedConfig.Layout: ExpressibleByArgument {}
+extension NestedConfig.GammaRule: ExpressibleByArgument {}
+extension ContinuumMemoryOptimizer.Consolidation: ExpressibleByArgument {}
+
+/// Comma-separated numbers such as `0.001,0.0005`.
+struct Numbers: ExpressibleByArgument {
+    var values: [Double]
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
+        values = parts.map { $0! }
+    }
+}
 extension ScenarioKind: ExpressibleByArgument {}
 extension ClassOrder: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
@@ -103,9 +117,9 @@ struct Run: ParsableCommand {
     var hidden: Widths?
     @Option(help: "Seeds: a count (3 → 1,2,3), a range (4..8) or a list (1,5,9).")
     var seeds: SeedList?
-    @Option(parsing: .upToNextOption, help: "Methods to run: finetune, joint, or components joined by + (ewc, replay, adaptive-lr, memory, moe, pnas, e.g. memory+moe+replay); several allowed.")
+    @Option(parsing: .upToNextOption, help: "Methods to run: finetune, joint, or components joined by + (ewc, replay, adaptive-lr, memory, moe, pnas, nested, e.g. memory+moe+replay); several allowed.")
     var method: [String] = []
-    @Option(help: "Add a method made of these components (comma-separated: ewc,replay,adaptive-lr,memory,moe,pnas); repeatable.")
+    @Option(help: "Add a method made of these components (comma-separated: ewc,replay,adaptive-lr,memory,moe,pnas,nested); repeatable.")
     var components: [String] = []
     @Option(help: "EWC: the penalty strength λ (default 30).") var ewcLambda: Double?
     @Option(help: "EWC: separate (one penalty per task) or online.") var ewcVariant: EWCConfig.Variant?
@@ -139,6 +153,17 @@ struct Run: ParsableCommand {
     @Option(help: "PNAS: the controller LSTM's hidden units (default 32).") var pnasControllerHidden: Int?
     @Option(help: "PNAS: width menu the controller picks from, e.g. 50,100,200 (default: the first --hidden width only).") var pnasWidths: Widths?
     @Flag(help: "PNAS: a learned softmax gate over the columns (needed for domain-IL and class-IL).") var pnasGate = false
+    @Option(help: "Nested: update periods C_ℓ of the levels, fastest first (default 1,4,16).") var nestedPeriods: Widths?
+    @Option(help: "Nested: learning rate η_ℓ per level (default: --lr for every level).") var nestedLrs: Numbers?
+    @Option(help: "Nested: parallel (a path per level in every layer) or chain (blocks of layers; default).") var nestedLayout: NestedConfig.Layout?
+    @Option(help: "Nested: inner rule of every level, sgd or adam (default: --optimizer).") var nestedRule: OptimizerKind?
+    @Option(help: "Nested: consolidation of the fast level, scale or pull (parallel only).") var nestedConsolidation: ContinuumMemoryOptimizer.Consolidation?
+    @Option(help: "Nested: how γ is learned, notebook or hypergradient.") var nestedGammaRule: NestedConfig.GammaRule?
+    @Option(help: "Nested: initial consolidation factor γ (default 0.95).") var nestedGamma: Double?
+    @Option(help: "Nested: lower bound of γ (default 0.5).") var nestedGammaMin: Double?
+    @Option(help: "Nested: upper bound of γ (default 1).") var nestedGammaMax: Double?
+    @Option(help: "Nested: meta learning rate ρ of γ (default 0.01).") var nestedRho: Double?
+    @Option(help: "Nested: samples per task in the hypergradient's memory (default 64).") var nestedHyperSamples: Int?
     @Option(help: "OpenBLAS threads.")
     var threads: Int?
     @Option(help: "Output folder; results go to <out>/<experiment>/ (default results).")
@@ -211,6 +236,18 @@ struct Run: ParsableCommand {
         if let pnasControllerHidden { pnas { $0.controllerHidden = pnasControllerHidden } }
         if let pnasWidths { pnas { $0.widths = pnasWidths.widths } }
         if pnasGate { pnas { $0.gate = true } }
+        func nested(_ change: (inout NestedConfig) -> Void) { c.components.nested = (c.components.nested ?? NestedConfig()).with(change) }
+        if let nestedPeriods { nested { $0.periods = nestedPeriods.widths } }
+        if let nestedLrs { nested { $0.learningRates = nestedLrs.values } }
+        if let nestedLayout { nested { $0.layout = nestedLayout } }
+        if let nestedRule { nested { $0.rule = nestedRule } }
+        if let nestedConsolidation { nested { $0.consolidation = nestedConsolidation } }
+        if let nestedGammaRule { nested { $0.gammaRule = nestedGammaRule } }
+        if let nestedGamma { nested { $0.gamma = nestedGamma } }
+        if let nestedGammaMin { nested { $0.gammaMin = nestedGammaMin } }
+        if let nestedGammaMax { nested { $0.gammaMax = nestedGammaMax } }
+        if let nestedRho { nested { $0.rho = nestedRho } }
+        if let nestedHyperSamples { nested { $0.hyperSamples = nestedHyperSamples } }
         if let threads { c.threads = threads }
         if let design = try study.design() { c.ablation = design }
         return c
