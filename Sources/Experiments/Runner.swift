@@ -52,8 +52,21 @@ public struct Runner {
         public let directory: URL
     }
 
-    @discardableResult
-    public func run() throws -> Outcome {
+    /// A validated experiment with its dataset, scenarios and cells, and `plan.jsonl` and
+    /// `config.json` written: what `run`, `bench plan`, `bench slurm` and `merge` start from.
+    public struct Prepared {
+        public let plan: StudyPlan
+        public let dataset: Dataset
+        public let scenarios: [Int: Scenario]
+        public let jobs: [CellJob]
+        public let store: ResultStore
+        public var planFile: URL { store.directory.appendingPathComponent("plan.jsonl") }
+    }
+
+    /// Validates the configuration and expands its design, loads and checks the dataset, builds
+    /// each seed's scenario — all before anything is written — then creates the experiment
+    /// folder and writes the cells to `plan.jsonl` and the configuration to `config.json`.
+    public func prepare() throws -> Prepared {
         let plan = try config.validatedPlan()
         let dataset = try Dataset.load(config.dataset, dataDirectory: dataDirectory, environment: environment, verifyChecksums: true)
         var scenarios: [Int: Scenario] = [:]
@@ -65,8 +78,16 @@ public struct Runner {
                                        dataDirectory: dataDirectory)
         try store.prepare()
         store.removeStaleTemporaryFiles()
-        let planFile = store.directory.appendingPathComponent("plan.jsonl")
         try store.write(PlanFile.text(jobs), named: "plan.jsonl")
+        try store.write(canonicalJSON(config) + "\n", named: "config.json")
+        return Prepared(plan: plan, dataset: dataset, scenarios: scenarios, jobs: jobs, store: store)
+    }
+
+    @discardableResult
+    public func run() throws -> Outcome {
+        let prepared = try prepare()
+        let (plan, dataset, scenarios, jobs, store) = (prepared.plan, prepared.dataset, prepared.scenarios, prepared.jobs, prepared.store)
+        let planFile = prepared.planFile
 
         var skipped: [String] = [], pending: [Int] = []
         for (i, job) in jobs.enumerated() {
@@ -102,11 +123,52 @@ public struct Runner {
             guard let record = try store.record(job.stamp) else { throw ResultStoreError("\(store.runURL(job.stamp).path) is missing after the run") }
             records.append(record)
         }
-        let aggregate = Aggregate(experiment: config.name, records: records, methods: plan.methods)
-        let ablation = AblationAnalysis(plan: plan, records: records)
-        try writeTables(aggregate, ablation: ablation, plan: plan, dataset: dataset, scenario: scenarios[config.seeds[0]]!)
         let ran = pending.map { jobs[$0].stamp }
-        return Outcome(aggregate: aggregate, plan: plan, ablation: ablation, ran: ran, skipped: skipped, directory: store.directory)
+        return try aggregate(prepared, records: records, ran: ran, skipped: skipped)
+    }
+
+    /// Writes the tables of a complete set of records and returns the outcome.
+    func aggregate(_ prepared: Prepared, records: [RunRecord], ran: [String], skipped: [String]) throws -> Outcome {
+        let aggregate = Aggregate(experiment: config.name, records: records, methods: prepared.plan.methods)
+        let ablation = AblationAnalysis(plan: prepared.plan, records: records)
+        try writeTables(aggregate, ablation: ablation, plan: prepared.plan, dataset: prepared.dataset,
+                        scenario: prepared.scenarios[config.seeds[0]]!)
+        return Outcome(aggregate: aggregate, plan: prepared.plan, ablation: ablation, ran: ran, skipped: skipped,
+                       directory: prepared.store.directory)
+    }
+
+    /// Aggregates the records of the cells in `plan.jsonl` that ran elsewhere (cluster jobs,
+    /// `run-cell`) into the tables, exactly as a local run would. Throws `MergeError` listing the
+    /// cells whose record is missing (not yet run, or failed), with their plan indices.
+    public func merge() throws -> Outcome {
+        let prepared = try prepare()
+        var records: [RunRecord] = [], missing: [(index: Int, stamp: String)] = []
+        for (i, job) in prepared.jobs.enumerated() {
+            if let record = try prepared.store.record(job.stamp) { records.append(record) } else { missing.append((i, job.stamp)) }
+        }
+        guard missing.isEmpty else {
+            throw MergeError(directory: prepared.store.directory, planFile: prepared.planFile, cells: prepared.jobs.count,
+                             missing: missing.map(\.index), stamps: missing.map(\.stamp))
+        }
+        return try aggregate(prepared, records: records, ran: [], skipped: records.map(\.stamp))
+    }
+
+    /// The runner of the experiment planned in `directory` (its `config.json` and `plan.jsonl`):
+    /// the same configuration, results folder and data folder.
+    public static func planned(in directory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Runner {
+        let configURL = directory.appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: configURL.path) else {
+            throw ResultStoreError("\(directory.path) holds no planned experiment: \(configURL.lastPathComponent) is missing (made by `bench plan`, `bench slurm` or `bench run`)")
+        }
+        let config: ExperimentConfig
+        do { config = try JSONDecoder().decode(ExperimentConfig.self, from: data) } catch {
+            throw ResultStoreError("\(configURL.path) is not an experiment configuration: \(error)")
+        }
+        let jobs = try PlanFile.read(directory.appendingPathComponent("plan.jsonl"))
+        var runner = Runner(config: config, outputDirectory: directory.deletingLastPathComponent(),
+                            dataDirectory: jobs.first?.dataDirectory, environment: environment)
+        runner.config.name = directory.lastPathComponent
+        return runner
     }
 
     /// Runs cells one after another in this process. SIGINT or SIGTERM ends the process at once
@@ -171,6 +233,43 @@ public struct Runner {
                 try FileManager.default.removeItem(at: url)  // left by an earlier design of this experiment
             }
         }
+    }
+}
+
+/// Cells of a plan without a record: not run yet, or failed.
+public struct MergeError: Error, CustomStringConvertible {
+    public let directory: URL
+    public let planFile: URL
+    public let cells: Int
+    /// Plan indices (lines, counted from 0) of the missing cells.
+    public let missing: [Int]
+    public let stamps: [String]
+
+    /// Slurm array indices for the missing cells: `3,7,9-12`.
+    public var indexList: String {
+        var parts: [String] = [], i = 0
+        while i < missing.count {
+            var j = i
+            while j + 1 < missing.count && missing[j + 1] == missing[j] + 1 { j += 1 }
+            parts.append(i == j ? "\(missing[i])" : "\(missing[i])-\(missing[j])")
+            i = j + 1
+        }
+        return parts.joined(separator: ",")
+    }
+
+    public var description: String {
+        var lines = ["\(missing.count) of \(cells) cells have no record in \(directory.path)/runs (not run yet, or failed):"]
+        for (i, stamp) in zip(missing, stamps) { lines.append("  \(i)  \(stamp)") }
+        lines.append("re-run them with")
+        let cells = directory.appendingPathComponent("slurm/cells.sbatch").path
+        if FileManager.default.fileExists(atPath: cells) {
+            lines.append("  sbatch --array=\(indexList) --export=ALL,TURRITOPSIS_OFFSET=0 \(SlurmScripts.quote(cells))")
+            lines.append("then `bench merge \(directory.path)` again (logs: \(directory.path)/slurm/logs/)")
+        } else {
+            lines.append("  for i in \(missing.map(String.init).joined(separator: " ")); do bench run-cell --plan \(SlurmScripts.quote(planFile.path)) --index $i; done")
+            lines.append("then `bench merge \(directory.path)` again")
+        }
+        return lines.joined(separator: "\n")
     }
 }
 
