@@ -247,17 +247,9 @@ public final class EWC: Component {
                             accumulate(x, rows: 1)
                         }
                     case .sampled, .empirical:
-                        var y = Int(batch.labels[n])
-                        if labels == .sampled {
-                            let u = random.nextFloat()
-                            var cumulative: Float = 0
-                            y = -1
-                            for k in 0..<K where mask[k] != 0 {
-                                cumulative += p[k]
-                                y = k
-                                if u < cumulative { break }
-                            }
-                        }
+                        let y = labels == .sampled
+                            ? sampleLabel(p, mask: mask, classes: K, random: &random)
+                            : Int(batch.labels[n])
                         for k in 0..<K { g[k] = p[k] }
                         g[y] -= 1
                         accumulate(x, rows: 1)
@@ -271,6 +263,20 @@ public final class EWC: Component {
             Kernels.scale(fisher, P, by: 1 / Float(labels == .batched ? batches : samples.count))
         }
         return F
+    }
+
+    /// A label drawn from the masked softmax `probabilities` (one uniform draw; the last active
+    /// class takes any rounding remainder).
+    static func sampleLabel(_ probabilities: UnsafePointer<Float>, mask: UnsafePointer<UInt8>, classes: Int,
+                            random: inout RandomStream) -> Int {
+        let u = random.nextFloat()
+        var cumulative: Float = 0, y = -1
+        for k in 0..<classes where mask[k] != 0 {
+            cumulative += probabilities[k]
+            y = k
+            if u < cumulative { break }
+        }
+        return y
     }
 
     /// The fast path for an `MLP`.
@@ -338,17 +344,9 @@ public final class EWC: Component {
                     }
                 case .sampled, .empirical:
                     for n in 0..<rows {
-                        var y = Int(batch.labels[n])
-                        if labels == .sampled {
-                            let u = random.nextFloat()
-                            var cumulative: Float = 0
-                            y = -1
-                            for k in 0..<K where batch.masks[n * K + k] != 0 {
-                                cumulative += p[n * K + k]
-                                y = k
-                                if u < cumulative { break }
-                            }
-                        }
+                        let y = labels == .sampled
+                            ? sampleLabel(p + n * K, mask: batch.masks + n * K, classes: K, random: &random)
+                            : Int(batch.labels[n])
                         for k in 0..<K { g[n * K + k] = p[n * K + k] }
                         g[n * K + y] -= 1
                     }

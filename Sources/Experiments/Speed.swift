@@ -23,13 +23,7 @@ public struct SpeedReport: Sendable {
     /// 28×28 synthetic images with 10 classes, taking the median of the rounds.
     public static func measure(hidden: [Int], batchSize: Int, threads: Int, steps: Int = 100, repeats: Int = 5) throws -> SpeedReport {
         BLAS.setThreads(threads)
-        var random = RandomStream(seed: 1, purpose: "speed-data")
-        func split(_ n: Int) -> DatasetSplit {
-            DatasetSplit(images: (0..<(n * 784)).map { _ in UInt8(random.nextInt(below: 256)) },
-                         labels: (0..<n).map { _ in UInt8(random.nextInt(below: 10)) }, count: n)
-        }
-        let dataset = Dataset(name: "synthetic", directory: "", train: split(8192), test: split(4096),
-                              height: 28, width: 28, classCount: 10, sha256: "synthetic", files: [])
+        let dataset = Workload.syntheticDataset(train: 8192, test: 4096)
         let scenario = try Scenario(ScenarioConfig(kind: .split, setting: .domain, tasks: 1), dataset: dataset, seed: 1)
         let config = TrainingConfig(hidden: hidden, optimizer: .sgd, learningRate: 0.01, batchSize: batchSize, iterations: steps, evalBatchSize: 512)
         let trainer = Trainer(scenario: scenario, config: config, seed: 1)
@@ -109,13 +103,7 @@ public struct ComponentSpeedReport: Sendable {
     public static func measure(sets: [(name: String, settings: ComponentSettings)], hidden: [Int], batchSize: Int, threads: Int,
                                steps: Int = 100, repeats: Int = 5) throws -> ComponentSpeedReport {
         BLAS.setThreads(threads)
-        var random = RandomStream(seed: 1, purpose: "speed-data")
-        func split(_ n: Int) -> DatasetSplit {
-            DatasetSplit(images: (0..<(n * 784)).map { _ in UInt8(random.nextInt(below: 256)) },
-                         labels: (0..<n).map { _ in UInt8(random.nextInt(below: 10)) }, count: n)
-        }
-        let dataset = Dataset(name: "synthetic", directory: "", train: split(8192), test: split(512),
-                              height: 28, width: 28, classCount: 10, sha256: "synthetic", files: [])
+        let dataset = Workload.syntheticDataset(train: 8192, test: 512)
         let scenario = try Scenario(ScenarioConfig(kind: .split, setting: .domain, tasks: 1), dataset: dataset, seed: 1)
         let config = TrainingConfig(hidden: hidden, optimizer: .sgd, learningRate: 0.01, batchSize: batchSize, iterations: steps, evalBatchSize: 512)
         let runs = sets.map { set -> (Trainer, any Network, any Optimizer) in
