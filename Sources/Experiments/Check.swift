@@ -90,12 +90,22 @@ public struct Baseline: Codable, Sendable, Equatable {
     /// baseline was recorded with (the message says which differs).
     public func checkComparable(with config: ExperimentConfig, dataDirectory: String?,
                                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        if version != Turritopsis.version {
-            throw CheckError("the program version differs: baseline \(version), this build \(Turritopsis.version) (record a new baseline with `bench check --update`)")
-        }
+        try Baseline.requireSame(version: version, as: Turritopsis.version)
         let data = try Dataset.load(config.dataset, dataDirectory: dataDirectory, environment: environment, verifyChecksums: true)
-        if data.sha256 != dataset.sha256 || data.name != dataset.name {
-            throw CheckError("the dataset differs: baseline \(dataset.name) (SHA-256 \(dataset.sha256)), this run \(data.name) (SHA-256 \(data.sha256))")
+        try Baseline.requireSame(dataset: dataset, as: DatasetIdentity(name: data.name, sha256: data.sha256))
+    }
+
+    /// Throws naming both versions when they differ.
+    static func requireSame(version recorded: String, as now: String) throws {
+        if recorded != now {
+            throw CheckError("the program version differs: baseline \(recorded), this build \(now) (record a new baseline with `bench check --update`)")
+        }
+    }
+
+    /// Throws naming both datasets and their SHA-256 when they differ.
+    static func requireSame(dataset recorded: DatasetIdentity, as now: DatasetIdentity) throws {
+        if recorded != now {
+            throw CheckError("the dataset differs: baseline \(recorded.name) (SHA-256 \(recorded.sha256)), this run \(now.name) (SHA-256 \(now.sha256))")
         }
     }
 
@@ -142,12 +152,8 @@ public struct CheckReport: Sendable {
         if baseline.preset != current.preset {
             throw CheckError("the baseline is of preset '\(baseline.preset)', this run is '\(current.preset)'")
         }
-        if baseline.version != current.version {
-            throw CheckError("the program version differs: baseline \(baseline.version), this build \(current.version) (record a new baseline with `bench check --update`)")
-        }
-        if baseline.dataset != current.dataset {
-            throw CheckError("the dataset differs: baseline \(baseline.dataset.name) (SHA-256 \(baseline.dataset.sha256)), this run \(current.dataset.name) (SHA-256 \(current.dataset.sha256))")
-        }
+        try Baseline.requireSame(version: baseline.version, as: current.version)
+        try Baseline.requireSame(dataset: baseline.dataset, as: current.dataset)
         if baseline.scenarioFingerprints != current.scenarioFingerprints {
             let seeds = Set(baseline.scenarioFingerprints.keys).union(current.scenarioFingerprints.keys).sorted()
             let differing = seeds.filter { baseline.scenarioFingerprints[$0] != current.scenarioFingerprints[$0] }

@@ -211,14 +211,9 @@ public enum Preset: String, CaseIterable, Sendable {
             config.components.ewc = EWCConfig(fisherSamples: 200)
             // Class-IL has no task id: progressive columns need their gate; a small search budget.
             config.components.pnas = PNASConfig(candidates: 2, searchSteps: 25, validationSamples: 200, gate: true)
-            // The full model: every component, in hook order, that still validates with the ones before it.
-            var full: [ComponentKey] = []
-            for key in ComponentKey.allCases {
-                var trial = config
-                trial.methods = [(full + [key]).map(\.rawValue).joined(separator: "+")]
-                if (try? trial.validate()) != nil { full.append(key) }
-            }
-            if full.count > 1 { config.methods.append(full.map(\.rawValue).joined(separator: "+")) }
+            // The full model, as the ablation designs choose it: the largest set that validates.
+            let full = config.fullModel().keys
+            if full.count > 1 { config.methods.append(ExperimentConfig.methodName(full)) }
             return config
         }
     }

@@ -67,6 +67,17 @@ public struct Runner {
     /// each seed's scenario — all before anything is written — then creates the experiment
     /// folder and writes the cells to `plan.jsonl` and the configuration to `config.json`.
     public func prepare() throws -> Prepared {
+        let prepared = try load()
+        let store = prepared.store
+        try store.prepare()
+        store.removeStaleTemporaryFiles()
+        try store.write(PlanFile.text(prepared.jobs), named: "plan.jsonl")
+        try store.write(canonicalJSON(config) + "\n", named: "config.json")
+        return prepared
+    }
+
+    /// `prepare()` without writing anything.
+    func load() throws -> Prepared {
         let plan = try config.validatedPlan()
         let dataset = try Dataset.load(config.dataset, dataDirectory: dataDirectory, environment: environment, verifyChecksums: true)
         var scenarios: [Int: Scenario] = [:]
@@ -76,10 +87,6 @@ public struct Runner {
         let store = self.store
         let jobs = try config.cellJobs(methods: plan.methods, datasetSHA256: dataset.sha256, results: store.directory,
                                        dataDirectory: dataDirectory)
-        try store.prepare()
-        store.removeStaleTemporaryFiles()
-        try store.write(PlanFile.text(jobs), named: "plan.jsonl")
-        try store.write(canonicalJSON(config) + "\n", named: "config.json")
         return Prepared(plan: plan, dataset: dataset, scenarios: scenarios, jobs: jobs, store: store)
     }
 
@@ -139,9 +146,14 @@ public struct Runner {
 
     /// Aggregates the records of the cells in `plan.jsonl` that ran elsewhere (cluster jobs,
     /// `run-cell`) into the tables, exactly as a local run would. Throws `MergeError` listing the
-    /// cells whose record is missing (not yet run, or failed), with their plan indices.
+    /// cells whose record is missing (not yet run, or failed), with their plan indices. Writes
+    /// only the tables: the plan and any cell still running elsewhere are left alone.
     public func merge() throws -> Outcome {
-        let prepared = try prepare()
+        let prepared = try load()
+        let planned = try PlanFile.read(prepared.planFile)
+        guard planned.map(\.stamp) == prepared.jobs.map(\.stamp) else {
+            throw ResultStoreError("\(prepared.planFile.path) does not hold the cells this build makes from config.json (planned by another program version, or edited): plan again, or merge with the version that planned it")
+        }
         var records: [RunRecord] = [], missing: [(index: Int, stamp: String)] = []
         for (i, job) in prepared.jobs.enumerated() {
             if let record = try prepared.store.record(job.stamp) { records.append(record) } else { missing.append((i, job.stamp)) }

@@ -43,17 +43,6 @@ extension AttentionMemory.Query: ExpressibleByArgument {}
 extension MixtureOfExperts.GateInput: ExpressibleByArgument {}
 
 /// A value that can be copied with one change, for applying options to component configs.
-protocol Adjustable {}
-extension Adjustable {
-    func with(_ change: (inout Self) -> Void) -> Self { var c = self; change(&c); return c }
-}
-extension EWCConfig: Adjustable {}
-extension ReplayConfig: Adjustable {}
-extension AdaptiveLRConfig: Adjustable {}
-extension MemoryConfig: Adjustable {}
-extension MoEConfig: Adjustable {}
-extension PNASConfig: Adjustable {}
-extension NestedConfig: Adjustable {}
 extension NestedConfig.Layout: ExpressibleByArgument {}
 extension NestedConfig.GammaRule: ExpressibleByArgument {}
 extension ContinuumMemoryOptimizer.Consolidation: ExpressibleByArgument {}
@@ -181,6 +170,19 @@ struct Run: ParsableCommand {
     /// The preset (or the experiment file) with every given option applied.
     func makeConfig() throws -> ExperimentConfig {
         var c = try experimentFile()?.config ?? (preset ?? .quick).config
+        /// Changes one component's config, starting from its defaults when the preset has none.
+        func adjust<T>(_ path: WritableKeyPath<ComponentSettings, T?>, _ defaults: T, _ change: (inout T) -> Void) {
+            var config = c.components[keyPath: path] ?? defaults
+            change(&config)
+            c.components[keyPath: path] = config
+        }
+        func ewc(_ change: (inout EWCConfig) -> Void) { adjust(\.ewc, EWCConfig(), change) }
+        func replay(_ change: (inout ReplayConfig) -> Void) { adjust(\.replay, ReplayConfig(), change) }
+        func adaptiveLR(_ change: (inout AdaptiveLRConfig) -> Void) { adjust(\.adaptiveLR, AdaptiveLRConfig(), change) }
+        func memory(_ change: (inout MemoryConfig) -> Void) { adjust(\.memory, MemoryConfig(), change) }
+        func moe(_ change: (inout MoEConfig) -> Void) { adjust(\.moe, MoEConfig(), change) }
+        func pnas(_ change: (inout PNASConfig) -> Void) { adjust(\.pnas, PNASConfig(), change) }
+        func nested(_ change: (inout NestedConfig) -> Void) { adjust(\.nested, NestedConfig(), change) }
         if let name { c.name = name }
         if let dataset { c.dataset = dataset }
         if let scenario {
@@ -203,28 +205,27 @@ struct Run: ParsableCommand {
             let name = set.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "+")
             if !c.methods.contains(name) { c.methods.append(name) }
         }
-        if let ewcLambda { c.components.ewc = (c.components.ewc ?? EWCConfig()).with { $0.lambda = ewcLambda } }
-        if let ewcVariant { c.components.ewc = (c.components.ewc ?? EWCConfig()).with { $0.variant = ewcVariant } }
-        if let ewcGamma { c.components.ewc = (c.components.ewc ?? EWCConfig()).with { $0.gamma = ewcGamma } }
-        if let fisher { c.components.ewc = (c.components.ewc ?? EWCConfig()).with { $0.fisherLabels = fisher } }
-        if let fisherSamples { c.components.ewc = (c.components.ewc ?? EWCConfig()).with { $0.fisherSamples = fisherSamples } }
-        if let replayCapacity { c.components.replay = (c.components.replay ?? ReplayConfig()).with { $0.capacity = replayCapacity } }
-        if let replayPolicy { c.components.replay = (c.components.replay ?? ReplayConfig()).with { $0.policy = replayPolicy } }
-        if let replayBatchSize { c.components.replay = (c.components.replay ?? ReplayConfig()).with { $0.batchSize = replayBatchSize } }
-        if let replayWeighting { c.components.replay = (c.components.replay ?? ReplayConfig()).with { $0.weighting = replayWeighting } }
-        if let lrDecay { c.components.adaptiveLR = (c.components.adaptiveLR ?? AdaptiveLRConfig()).with { $0.kappa = lrDecay } }
-        if lrRestart { c.components.adaptiveLR = (c.components.adaptiveLR ?? AdaptiveLRConfig()).with { $0.restartEachTask = true } }
-        if let memorySlots { c.components.memory = (c.components.memory ?? MemoryConfig()).with { $0.slots = memorySlots } }
-        if let memoryTemperature { c.components.memory = (c.components.memory ?? MemoryConfig()).with { $0.temperature = memoryTemperature } }
-        if let memoryQuery { c.components.memory = (c.components.memory ?? MemoryConfig()).with { $0.query = memoryQuery } }
-        if let memoryUsageThreshold { c.components.memory = (c.components.memory ?? MemoryConfig()).with { $0.usageThreshold = memoryUsageThreshold } }
-        if let experts { c.components.moe = (c.components.moe ?? MoEConfig()).with { $0.experts = experts } }
-        if let moeTopK { c.components.moe = (c.components.moe ?? MoEConfig()).with { $0.topK = moeTopK } }
-        if moeSharedHead { c.components.moe = (c.components.moe ?? MoEConfig()).with { $0.sharedHead = true } }
-        if let moeGate { c.components.moe = (c.components.moe ?? MoEConfig()).with { $0.gate = moeGate } }
-        if let moeBalance { c.components.moe = (c.components.moe ?? MoEConfig()).with { $0.balanceWeight = moeBalance } }
-        if let expertHidden { c.components.moe = (c.components.moe ?? MoEConfig()).with { $0.hidden = expertHidden.widths } }
-        func pnas(_ change: (inout PNASConfig) -> Void) { c.components.pnas = (c.components.pnas ?? PNASConfig()).with(change) }
+        if let ewcLambda { ewc { $0.lambda = ewcLambda } }
+        if let ewcVariant { ewc { $0.variant = ewcVariant } }
+        if let ewcGamma { ewc { $0.gamma = ewcGamma } }
+        if let fisher { ewc { $0.fisherLabels = fisher } }
+        if let fisherSamples { ewc { $0.fisherSamples = fisherSamples } }
+        if let replayCapacity { replay { $0.capacity = replayCapacity } }
+        if let replayPolicy { replay { $0.policy = replayPolicy } }
+        if let replayBatchSize { replay { $0.batchSize = replayBatchSize } }
+        if let replayWeighting { replay { $0.weighting = replayWeighting } }
+        if let lrDecay { adaptiveLR { $0.kappa = lrDecay } }
+        if lrRestart { adaptiveLR { $0.restartEachTask = true } }
+        if let memorySlots { memory { $0.slots = memorySlots } }
+        if let memoryTemperature { memory { $0.temperature = memoryTemperature } }
+        if let memoryQuery { memory { $0.query = memoryQuery } }
+        if let memoryUsageThreshold { memory { $0.usageThreshold = memoryUsageThreshold } }
+        if let experts { moe { $0.experts = experts } }
+        if let moeTopK { moe { $0.topK = moeTopK } }
+        if moeSharedHead { moe { $0.sharedHead = true } }
+        if let moeGate { moe { $0.gate = moeGate } }
+        if let moeBalance { moe { $0.balanceWeight = moeBalance } }
+        if let expertHidden { moe { $0.hidden = expertHidden.widths } }
         if let pnasSlots { pnas { $0.slots = pnasSlots } }
         if let pnasCandidates { pnas { $0.candidates = pnasCandidates } }
         if let pnasSearchSteps { pnas { $0.searchSteps = pnasSearchSteps } }
@@ -236,7 +237,6 @@ struct Run: ParsableCommand {
         if let pnasControllerHidden { pnas { $0.controllerHidden = pnasControllerHidden } }
         if let pnasWidths { pnas { $0.widths = pnasWidths.widths } }
         if pnasGate { pnas { $0.gate = true } }
-        func nested(_ change: (inout NestedConfig) -> Void) { c.components.nested = (c.components.nested ?? NestedConfig()).with(change) }
         if let nestedPeriods { nested { $0.periods = nestedPeriods.widths } }
         if let nestedLrs { nested { $0.learningRates = nestedLrs.values } }
         if let nestedLayout { nested { $0.layout = nestedLayout } }

@@ -83,6 +83,12 @@ import Testing
             let local = try Data(contentsOf: localRoot.appendingPathComponent(config.name).appendingPathComponent(file))
             #expect(merged == local, "\(file)")
         }
+
+        // A plan that is not the one this build makes from config.json is refused.
+        let planURL = directory.appendingPathComponent("plan.jsonl")
+        let lines = try String(contentsOf: planURL, encoding: .utf8).split(separator: "\n")
+        try (lines.dropLast().joined(separator: "\n") + "\n").write(to: planURL, atomically: true, encoding: .utf8)
+        #expect(throws: ResultStoreError.self) { try runner.merge() }
     }
 
     /// A folder without a plan is a clear error naming the missing file.
