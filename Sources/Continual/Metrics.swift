@@ -83,15 +83,20 @@ public enum Metrics {
     ///
     /// Concretely:
     /// ```
-    /// f_j = max_{l ∈ {1,…,T−1}} R_{l,j} − R_{T,j}        for j = 1,…,T−1
+    /// f_j = max_{l ∈ {j,…,T−1}} R_{l,j} − R_{T,j}        for j = 1,…,T−1
     /// F_T = (1/(T−1)) Σ_{j=1}^{T−1} f_j
     /// ```
     /// The denominator is T − 1: the last task cannot have been forgotten yet. The maximum runs over
-    /// every row l = 1,…,T−1, as in Chaudhry's definition, so it includes the rows l < j taken before
-    /// task j was trained on (the upper triangle). Implementations that only store accuracies on tasks
-    /// already seen (and so take the maximum over l = j,…,T−1) agree whenever no accuracy before
-    /// training exceeds a later one. f_j is not clamped at 0: a task whose final accuracy is above
-    /// all earlier ones contributes a negative term.
+    /// the rows taken after task j was trained (l = j,…,T−1): "knowledge acquired" about task j, as
+    /// in Chaudhry et al.'s own evaluation, which only evaluates tasks already seen. Rows l < j (the
+    /// upper triangle: accuracy before task j was trained, chance or a lucky transfer) do not count.
+    /// The forgetting figure (`Figures`, per task) uses this same definition, so the mean of its
+    /// bars is this number.
+    ///
+    /// f_j is not clamped at 0: a task whose final accuracy is above every earlier one (backward
+    /// transfer) contributes a negative term. Mammoth's `forgetting` differs here: it pads unseen
+    /// tasks with 0 and takes the maximum over every row including the last (l = j,…,T), so its
+    /// f_j = max(0, ours) — never negative, and its mean is ≥ this one.
     ///
     /// - Parameter R: the T×T accuracy matrix.
     /// - Returns: `nil` when T < 2.
@@ -100,8 +105,8 @@ public enum Metrics {
         guard T >= 2 else { return nil }
         var sum = 0.0
         for j in 0..<(T - 1) {
-            var best = R[0][j]
-            for l in 1..<(T - 1) { best = max(best, R[l][j]) }
+            var best = R[j][j]
+            for l in j..<(T - 1) { best = max(best, R[l][j]) }
             sum += best - R[T - 1][j]
         }
         return sum / Double(T - 1)

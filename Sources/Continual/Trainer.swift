@@ -35,16 +35,23 @@ public struct TrainingConfig: Codable, Sendable, Hashable {
 
 /// The accuracy matrices and cost figures of one run.
 public struct RunResult: Codable, Sendable {
-    /// R[i][j] per evaluated setting (keyed by `Setting.rawValue`): test accuracy on task j after
+    /// R[i][j] per evaluated setting (keyed by `Scenario.evaluationName`): test accuracy on task j after
     /// training task i, every i and j (the upper triangle too).
     public var accuracy: [String: [[Double]]]
     /// b[j] per evaluated setting: accuracy on task j before any training.
     public var initial: [String: [Double]]
     /// Mean training loss over each task's steps.
     public var taskLoss: [Double]
+    /// Seconds of training, a component's search (`searchSeconds`) included.
     public var trainSeconds: Double
     public var evalSeconds: Double
+    /// Rows trained on: the trainer's steps (current and appended rows) plus a component's search.
     public var trainedSamples: Int
+    /// Of `trainedSamples`, the rows a component trained outside the trainer's steps (`pnas`'s
+    /// candidates); `nil` when no component searched.
+    public var searchSamples: Int?
+    /// Of `trainSeconds`, the seconds of a component's search; `nil` when no component searched.
+    public var searchSeconds: Double?
     public var trainSamplesPerSecond: Double { trainSeconds > 0 ? Double(trainedSamples) / trainSeconds : 0 }
     /// Parameters the final network uses (a growing network's used part, not its store's size).
     public var parameterCount: Int
@@ -109,7 +116,7 @@ public struct Trainer {
         var clock = Clock()
         var initial: [String: [Double]] = [:]
         var accuracy: [String: [[Double]]] = [:]
-        for (setting, row) in evaluator.evaluate(network) { initial[setting.rawValue] = row; accuracy[setting.rawValue] = [] }
+        for (setting, row) in evaluator.evaluate(network) { initial[scenario.evaluationName(setting)] = row; accuracy[scenario.evaluationName(setting)] = [] }
         evalSeconds += clock.lap()
 
         var taskLoss: [Double] = []
@@ -128,15 +135,21 @@ public struct Trainer {
             taskLoss.append(steps > 0 ? lossSum / Double(steps) : 0)
             session.endTask()
             trainSeconds += clock.lap()
-            for (setting, row) in evaluator.evaluate(network) { accuracy[setting.rawValue]!.append(row) }
+            for (setting, row) in evaluator.evaluate(network) { accuracy[scenario.evaluationName(setting)]!.append(row) }
             evalSeconds += clock.lap()
         }
         var reports: [String: [String: Double]] = [:]
         for c in components { reports[c.key] = c.report() }
-        return RunResult(accuracy: accuracy, initial: initial, taskLoss: taskLoss, trainSeconds: trainSeconds,
-                         evalSeconds: evalSeconds, trainedSamples: session.trainedSamples,
-                         parameterCount: (network as? any GrowingNetwork)?.parametersInUse ?? network.parameters.count,
-                         components: reports)
+        let search = components.reduce(SearchCost()) { SearchCost(samples: $0.samples + $1.search.samples, seconds: $0.seconds + $1.search.seconds) }
+        var result = RunResult(accuracy: accuracy, initial: initial, taskLoss: taskLoss, trainSeconds: trainSeconds,
+                               evalSeconds: evalSeconds, trainedSamples: session.trainedSamples + search.samples,
+                               parameterCount: (network as? any GrowingNetwork)?.parametersInUse ?? network.parameters.count,
+                               components: reports)
+        if search.samples > 0 || search.seconds > 0 {
+            result.searchSamples = search.samples
+            result.searchSeconds = search.seconds
+        }
+        return result
     }
 }
 
@@ -205,8 +218,10 @@ public final class TrainingSession {
         return loss
     }
 
-    /// Ends the current task: every `afterTask` hook.
+    /// Ends the current task: the optimizer's `endTask` (a nested optimizer applies its partial
+    /// chunks, so none crosses into the next task), then every `afterTask` hook.
     public func endTask() {
+        optimizer.endTask(network.parameters)
         for c in trainer.components { c.afterTask(context) }
     }
 }

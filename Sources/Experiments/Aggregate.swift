@@ -65,7 +65,10 @@ public struct Aggregate: Sendable {
 
     /// Per (method, cost figure): the summary over seeds. The figures are `parameters` (the
     /// parameters the final network uses: a growing network's used part), `train_seconds`,
-    /// `eval_seconds`, `samples_per_second`, and every component's report entry as
+    /// `eval_seconds`, `samples_per_second` (trained rows / train seconds, a component's search
+    /// included), for a method whose component searches (`pnas`) the two parts of training apart —
+    /// `search_samples`, `search_seconds`, `final_train_samples`, `final_train_seconds` (train − search)
+    /// — and every component's report entry as
     /// `<component>.<key>` (e.g. `pnas.parameter_growth`, `pnas.task3_depth`).
     public var costSummaries: [(method: String, metric: String, summary: Summary)] {
         var out: [(String, String, Summary)] = []
@@ -77,6 +80,10 @@ public struct Aggregate: Sendable {
                 ("train_seconds", { $0.result.trainSeconds }),
                 ("eval_seconds", { $0.result.evalSeconds }),
                 ("samples_per_second", { $0.result.trainSamplesPerSecond }),
+                ("search_samples", { $0.result.searchSamples.map(Double.init) }),
+                ("search_seconds", { $0.result.searchSeconds }),
+                ("final_train_samples", { r in r.result.searchSamples.map { Double(r.result.trainedSamples - $0) } }),
+                ("final_train_seconds", { r in r.result.searchSeconds.map { r.result.trainSeconds - $0 } }),
             ]
             let componentKeys = Set(rs.flatMap { r in r.result.components.flatMap { c in c.value.keys.map { "\(c.key).\($0)" } } })
             for key in componentKeys.sorted() {

@@ -5,6 +5,9 @@ public enum EvalSetting: String, Sendable, CaseIterable, Comparable {
     case taskIL = "task-il"
     case domainIL = "domain-il"
     case classIL = "class-il"
+    /// A network trained in class-IL, evaluated with each task's own outputs competing: not the
+    /// Task-IL of the literature, whose network is trained in task-IL.
+    case classILTaskMasked = "class-il-task-masked"
 
     /// The name used in figure titles and tables.
     public var label: String {
@@ -12,6 +15,7 @@ public enum EvalSetting: String, Sendable, CaseIterable, Comparable {
         case .taskIL: "Task-IL"
         case .domainIL: "Domain-IL"
         case .classIL: "Class-IL"
+        case .classILTaskMasked: "Class-IL, task-masked"
         }
     }
 

@@ -272,6 +272,7 @@ struct Run: ParsableCommand {
                                 dataDirectory: dataDir ?? fileSettings?.dataDir)
             runner.workers = study.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
             runner.workerExecutable = currentExecutable()
+            runner.interval = study.interval
             let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { FileHandle.standardError.write(Data($0.utf8)) }
             runner.events = { display.handle($0) }
             let plan = try config.validatedPlan()

@@ -66,22 +66,23 @@ private func isClose(_ x: Double?, _ y: Double, tolerance: Double = 1e-12) -> Bo
         #expect(isClose(Metrics.forgetting(R), 0.25))
     }
 
-    @Test func forgettingIncludesRowsBeforeTheTaskWasTrained() {
+    @Test func forgettingIgnoresRowsBeforeTheTaskWasTrained() {
         // Task 2 is at 0.75 before it is trained (R12), 0.5 after (R22) and 0.25 at the end (R32).
         //   f1 = max(R11, R21) − R31 = max(0.5, 0.5) − 0.5 = 0
-        //   f2 = max(R12, R22) − R32 = max(0.75, 0.5) − 0.25 = 0.5   (the max over l = 1..T−1 includes l = 1 < j = 2)
-        //   F3 = (0 + 0.5) / 2 = 0.25
-        // Restricting the maximum to l ≥ j would give f2 = 0.5 − 0.25 = 0.25 and F3 = 0.125.
+        //   f2 = max(R22) − R32 = 0.5 − 0.25 = 0.25   (the max runs over l = j..T−1; R12 is before training)
+        //   F3 = (0 + 0.25) / 2 = 0.125
+        // Taking the maximum over every row l = 1..T−1 would give f2 = 0.75 − 0.25 = 0.5 and F3 = 0.25.
         let upper: [[Double]] = [
             [0.5, 0.75, 0.0],
             [0.5, 0.5, 0.0],
             [0.5, 0.25, 1.0],
         ]
-        #expect(isClose(Metrics.forgetting(upper), 0.25))
+        #expect(isClose(Metrics.forgetting(upper), 0.125))
     }
 
     @Test func forgettingIsNotClampedAtZero() {
-        // f1 = max(R11) − R21 = 0.5 − 0.75 = −0.25; F2 = −0.25 / 1.
+        // f1 = max(R11) − R21 = 0.5 − 0.75 = −0.25; F2 = −0.25 / 1. (Mammoth, whose maximum includes
+        // the last row, would report max(0.5, 0.75) − 0.75 = 0.)
         let improved: [[Double]] = [[0.5, 0.0], [0.75, 1.0]]
         #expect(Metrics.forgetting(improved) == -0.25)
     }
