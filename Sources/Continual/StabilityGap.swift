@@ -16,6 +16,8 @@ public struct LearningCurve: Codable, Sendable, Equatable {
     public var every: Int
     /// Test samples per task evaluated (all of a task's when it has fewer).
     public var subsample: Int
+    /// K: the steps after a task switch in which `StabilityGap` takes its minimum.
+    public var gapWindow: Int
     /// The global step after which evaluation e was made (0 = before training).
     public var steps: [Int]
     /// The task being trained at evaluation e (0-based); tasks 0…tasks[e] were evaluated.
@@ -26,10 +28,11 @@ public struct LearningCurve: Codable, Sendable, Equatable {
     /// 0…tasks[e] at evaluation e.
     public var accuracy: [String: [[Double]]]
 
-    public init(every: Int, subsample: Int, steps: [Int] = [], tasks: [Int] = [], taskStarts: [Int] = [],
+    public init(every: Int, subsample: Int, gapWindow: Int, steps: [Int] = [], tasks: [Int] = [], taskStarts: [Int] = [],
                 accuracy: [String: [[Double]]] = [:]) {
         self.every = every
         self.subsample = subsample
+        self.gapWindow = gapWindow
         self.steps = steps
         self.tasks = tasks
         self.taskStarts = taskStarts

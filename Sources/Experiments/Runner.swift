@@ -222,7 +222,13 @@ public struct Runner {
     /// The metrics of each evaluated setting of a run.
     static func metrics(_ result: RunResult) -> [String: MetricSet] {
         var out: [String: MetricSet] = [:]
-        for (setting, R) in result.accuracy { out[setting] = MetricSet(R: R, b: result.initial[setting]!) }
+        for (setting, R) in result.accuracy {
+            var metrics = MetricSet(R: R, b: result.initial[setting]!)
+            if let curve = result.curve {
+                metrics = metrics.with(StabilityGap(curve, name: setting, window: curve.gapWindow))
+            }
+            out[setting] = metrics
+        }
         return out
     }
 
@@ -238,6 +244,7 @@ public struct Runner {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try ResultStore.writeAtomically(try encoder.encode(manifest), to: store.directory.appendingPathComponent("experiment.json"))
         try store.write(aggregate.matrixCSV, named: "matrix.csv")
+        if let curves = aggregate.curvesCSV { try store.write(curves, named: "curves.csv") }
         try store.write(aggregate.summaryCSV, named: "summary.csv")
         try store.write(aggregate.costsCSV, named: "costs.csv")
         for (name, rows) in [("ablation.csv", ablation.leaveOneOut), ("add-one.csv", ablation.addOne), ("factorial.csv", ablation.mainEffects)] {

@@ -164,9 +164,10 @@ private struct Plan {
             } else {
                 notes.append("bwt-\(eval.rawValue): not drawn, summary.csv has no bwt rows for \(eval.rawValue)")
             }
-            // ACC, BWT, FWT and forgetting, leaving out those summary.csv has no rows for.
+            // ACC, BWT, FWT and forgetting, leaving out those summary.csv has no rows for, then
+            // intransigence and the stability-gap metrics where it has them.
             let present = Set(rows.map(\.metric))
-            let panelMetrics = SummaryTable.metrics.filter { present.contains($0.rawValue) }
+            let panelMetrics = (SummaryTable.metrics + SummaryTable.optionalMetrics).filter { present.contains($0.rawValue) }
             let absent = SummaryTable.metrics.filter { !present.contains($0.rawValue) }
             if !absent.isEmpty {
                 notes.append("metrics-\(eval.rawValue): no panel for \(absent.map(\.rawValue).joined(separator: ", ")), "

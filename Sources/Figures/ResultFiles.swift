@@ -105,6 +105,12 @@ public enum MetricKey: String, Sendable, CaseIterable {
     case forgetting
     case learningAccuracy = "learning_accuracy"
     case avgIncrementalAcc = "avg_incremental_acc"
+    /// Against the joint run of the same seed (present when `joint` ran).
+    case intransigence
+    /// The stability-gap metrics (present for runs with --eval-every).
+    case stabilityGap = "stability_gap"
+    case minAcc = "min_acc"
+    case wcAcc = "wc_acc"
 
     /// Short name for axes and table heads.
     public var label: String {
@@ -115,6 +121,10 @@ public enum MetricKey: String, Sendable, CaseIterable {
         case .forgetting: "Forgetting"
         case .learningAccuracy: "LA"
         case .avgIncrementalAcc: "Avg. inc. ACC"
+        case .intransigence: "Intransigence"
+        case .stabilityGap: "Stability gap"
+        case .minAcc: "min-ACC"
+        case .wcAcc: "WC-ACC"
         }
     }
 
@@ -127,11 +137,15 @@ public enum MetricKey: String, Sendable, CaseIterable {
         case .forgetting: "Forgetting"
         case .learningAccuracy: "Learning accuracy"
         case .avgIncrementalAcc: "Average incremental accuracy"
+        case .intransigence: "Intransigence (vs joint)"
+        case .stabilityGap: "Stability gap"
+        case .minAcc: "Minimum accuracy after training (min-ACC)"
+        case .wcAcc: "Worst-case accuracy (WC-ACC)"
         }
     }
 
-    /// Whether a larger value is better (all but forgetting).
-    public var higherIsBetter: Bool { self != .forgetting }
+    /// Whether a larger value is better (all but forgetting, intransigence and the stability gap).
+    public var higherIsBetter: Bool { ![.forgetting, .intransigence, .stabilityGap].contains(self) }
 }
 
 /// One row of `summary.csv`: a metric over seeds for one method and evaluation setting.
@@ -213,7 +227,7 @@ struct ResultSet: Sendable {
             let seed = try f.integer(1, "seed")
             let evalText = try f.string(2, "eval")
             guard let eval = EvalSetting(rawValue: evalText) else {
-                throw f.bad("eval \(quoted(evalText)) is not one of task-il, domain-il, class-il")
+                throw f.bad("eval \(quoted(evalText)) is not one of \(EvalSetting.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let after = try f.integer(3, "after_task")
             let task = try f.integer(4, "task")
@@ -244,7 +258,7 @@ struct ResultSet: Sendable {
             let method = try f.string(1, "method")
             let evalText = try f.string(2, "eval")
             guard let eval = EvalSetting(rawValue: evalText) else {
-                throw f.bad("eval \(quoted(evalText)) is not one of task-il, domain-il, class-il")
+                throw f.bad("eval \(quoted(evalText)) is not one of \(EvalSetting.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let metric = try f.string(3, "metric")
             let mean = try f.number(4, "mean")

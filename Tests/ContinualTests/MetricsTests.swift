@@ -133,7 +133,8 @@ private func isClose(_ x: Double?, _ y: Double, tolerance: Double = 1e-12) -> Bo
     }
 
     @Test func metricSetHoldsEveryMetricUnderItsStableName() {
-        #expect(MetricSet.names == ["acc", "bwt", "fwt", "forgetting", "learning_accuracy", "avg_incremental_acc"])
+        #expect(MetricSet.names == ["acc", "bwt", "fwt", "forgetting", "learning_accuracy", "avg_incremental_acc",
+                                    "intransigence", "stability_gap", "min_acc", "wc_acc"])
         let set = MetricSet(R: R, b: b)
         #expect(set.acc == Metrics.averageAccuracy(R))
         #expect(set.bwt == Metrics.backwardTransfer(R))
@@ -143,7 +144,11 @@ private func isClose(_ x: Double?, _ y: Double, tolerance: Double = 1e-12) -> Bo
         #expect(set.averageIncrementalAccuracy == Metrics.averageIncrementalAccuracy(R))
         let byName = MetricSet.names.map { set.value(named: $0) }
         #expect(byName == [set.acc, set.bwt, set.fwt, set.forgetting, set.learningAccuracy,
-                           set.averageIncrementalAccuracy])
+                           set.averageIncrementalAccuracy, nil, nil, nil, nil])
+        // Intransigence against a joint matrix: I = mean_k (J_kk − R_kk)
+        //   = ((0.875 − 0.875) + (1.0 − 0.75) + (1.0 − 1.0)) / 3 = 0.25 / 3
+        let joint: [[Double]] = [[0.875, 0, 0], [1.0, 1.0, 0], [1.0, 1.0, 1.0]]
+        #expect(isClose(set.with(intransigenceOf: R, against: joint).intransigence, 0.25 / 3))
         #expect(MetricSet.Key.allCases.map { set[$0] } == byName)
         #expect(MetricSet.Key(rawValue: "avg_incremental_acc") == .averageIncrementalAccuracy)
         #expect(MetricSet.Key(rawValue: "accuracy") == nil)
@@ -155,7 +160,8 @@ private func isClose(_ x: Double?, _ y: Double, tolerance: Double = 1e-12) -> Bo
         encoder.outputFormatting = .sortedKeys
         let data = try encoder.encode(set)
         let keys = try #require(JSONSerialization.jsonObject(with: data) as? [String: Double]).keys
-        #expect(Set(keys) == Set(MetricSet.names))
+        // The metrics that need a joint run or a learning curve are absent from a lone matrix.
+        #expect(Set(keys) == Set(MetricSet.names).subtracting(["intransigence", "stability_gap", "min_acc", "wc_acc"]))
         #expect(try JSONDecoder().decode(MetricSet.self, from: data) == set)
 
         // Undefined metrics are left out of the JSON and decode back to nil.
