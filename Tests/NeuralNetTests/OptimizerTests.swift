@@ -42,7 +42,7 @@ import Testing
         // A progressive network trains range 0..<2 for 50 steps, then makes 2..<4 trainable (a new
         // column). The new range's moments are zero, so its first step must be bias-corrected with
         // its own t = 1: m̂ = g, v̂ = g², |Δθ| = η |g|/(|g| + ε) = η up to ε. With one step count for
-        // the whole store (t = 51) the step would be η·(1−β1)/√(1−β2) ≈ 3.16 η.
+        // the whole store (t = 51) the step would be η·(1−β1)/(1−β1⁵¹)·√((1−β2⁵¹)/(1−β2)) ≈ 0.71 η.
         let s = store([0, 0, 0, 0], gradients: [0.5, -0.5, 0.25, -4])
         let adam = Adam(learningRate: 0.01, parameterCount: 4)
         adam.trainable = [0..<2]
