@@ -31,6 +31,27 @@ import Testing
     }
 }
 
+@Suite struct SearchCostTests {
+    /// costs.csv shows a searching method's training in two parts: 3,000 rows trained of which 2,000
+    /// in the search, 10 s of which 7 s searching → final_train_samples 1,000, final_train_seconds 3;
+    /// a method without a search has none of the four rows.
+    @Test func costsSeparateSearchAndFinalTraining() {
+        var searching = IntransigenceTests.record("pnas", 1, diagonal: [0.9, 0.9])
+        searching.result.trainedSamples = 3_000
+        searching.result.trainSeconds = 10
+        searching.result.searchSamples = 2_000
+        searching.result.searchSeconds = 7
+        let plain = IntransigenceTests.record("finetune", 1, diagonal: [0.9, 0.9])
+        let costs = Aggregate(experiment: "e", records: [searching, plain], methods: ["pnas", "finetune"]).costsCSV
+        for line in ["e,pnas,search_samples,2000.000000,", "e,pnas,search_seconds,7.000000,",
+                     "e,pnas,final_train_samples,1000.000000,", "e,pnas,final_train_seconds,3.000000,",
+                     "e,pnas,samples_per_second,300.000000,"] {
+            #expect(costs.contains(line), "\(line) in \(costs)")
+        }
+        #expect(!costs.contains("e,finetune,search_") && !costs.contains("e,finetune,final_train"))
+    }
+}
+
 @Suite struct ResultFilesAgreeTests {
     /// A real run of the tiny experiment with --eval-every: the forgetting figure's per-task values
     /// average to summary.csv's forgetting (one definition), intransigence is in summary.csv, and
