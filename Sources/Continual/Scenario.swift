@@ -110,6 +110,11 @@ public struct Scenario: Sendable {
     public let outputCount: Int
     /// The settings every run of this scenario is evaluated under, the configured one first.
     public let evalSettings: [Setting]
+
+    /// The settings a scenario is evaluated in: class-IL is also scored as task-IL.
+    public static func evalSettings(of config: ScenarioConfig) -> [Setting] {
+        config.setting == .class ? [.class, .task] : [config.setting]
+    }
     /// The class order (split), the permutations or angles, and the dataset hash, hashed.
     public let fingerprint: String
     public var inputCount: Int { dataset.featureCount }
@@ -194,7 +199,7 @@ public struct Scenario: Sendable {
             throw ScenarioError("task \(task.index + 1) (classes \(task.classes)) has no \(task.trainIndices.isEmpty ? "training" : "test") samples in \(dataset.name)")
         }
         tasks = built
-        evalSettings = config.setting == .class ? [.class, .task] : [config.setting]
+        evalSettings = Scenario.evalSettings(of: config)
         fingerprint = String(Fingerprint.hex(fingerprintParts.joined(separator: "\n")).prefix(16))
     }
 

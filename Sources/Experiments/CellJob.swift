@@ -57,7 +57,7 @@ public struct CellJob: Codable, Sendable, Hashable {
     public func runAndStore(environment: [String: String] = ProcessInfo.processInfo.environment,
                             progress: (@Sendable (TrainingProgress) -> Void)? = nil) throws -> RunRecord? {
         let store = self.store
-        if try store.record(stamp) != nil { return nil }
+        if try store.record(for: self) != nil { return nil }
         let data = try Dataset.load(dataset, dataDirectory: dataDirectory, environment: environment, verifyChecksums: true)
         guard data.sha256 == cell.datasetSHA256 else {
             throw ResultStoreError("cell \(stamp): the dataset '\(dataset)' has SHA-256 \(data.sha256), but the cell was planned for \(cell.datasetSHA256)")

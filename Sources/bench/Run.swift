@@ -263,8 +263,7 @@ struct Run: ParsableCommand {
         if dryRun {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(config), as: UTF8.self))
-            return
+            return try reportingErrors { try say(String(decoding: try encoder.encode(config), as: UTF8.self)) }
         }
         try reportingErrors {
             let fileSettings = try experimentFile()
@@ -272,7 +271,7 @@ struct Run: ParsableCommand {
                                 dataDirectory: dataDir ?? fileSettings?.dataDir)
             runner.workers = study.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
             runner.workerExecutable = currentExecutable()
-            let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { FileHandle.standardError.write(Data($0.utf8)) }
+            let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { _ = try? StandardStream.write($0, to: STDERR_FILENO) }
             runner.events = { display.handle($0) }
             let plan = try config.validatedPlan()
             if !plan.full.isEmpty && config.ablation != .addOne {
@@ -290,10 +289,10 @@ struct Run: ParsableCommand {
                 throw error
             }
             display.finish()
-            print(outcome.aggregate.markdown)
-            if !outcome.ablation.isEmpty { print(outcome.ablation.markdown(experiment: config.name)) }
-            printFigureReport(try FigureRenderer.render(resultsDirectory: outcome.directory.path))
-            print("results: \(outcome.directory.path) (\(outcome.ran.count) cells run, \(outcome.skipped.count) already done, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+            try say(outcome.aggregate.markdown)
+            if !outcome.ablation.isEmpty { try say(outcome.ablation.markdown(experiment: config.name)) }
+            try printFigureReport(try FigureRenderer.render(resultsDirectory: outcome.directory.path))
+            try say("results: \(outcome.directory.path) (\(outcome.ran.count) cells run, \(outcome.skipped.count) already done, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
         }
     }
 }

@@ -48,7 +48,7 @@ struct RunCell: ParsableCommand {
             }
             var progress: (@Sendable (TrainingProgress) -> Void)?
             if progressLines {
-                progress = { p in FileHandle.standardOutput.write(Data((p.line + "\n").utf8)) }
+                progress = { p in _ = try? StandardStream.write(p.line + "\n", to: STDOUT_FILENO) }
             }
             if let record = try job.runAndStore(progress: progress) {
                 if !progressLines { printError("\(record.stamp): written to \(job.store.runURL(record.stamp).path)") }
