@@ -195,8 +195,18 @@ public struct Scenario: Sendable {
                     transform: transform, target: target, trainMask: trainMask, evalMasks: evalMasks))
             }
         }
-        for task in built where task.trainIndices.isEmpty || task.testIndices.isEmpty {
-            throw ScenarioError("task \(task.index + 1) (classes \(task.classes)) has no \(task.trainIndices.isEmpty ? "training" : "test") samples in \(dataset.name)")
+        // Every task must hold every class it is defined with, in both splits: a split of a
+        // dataset that lacks a class would otherwise train one-class "two-class" tasks.
+        var trainCounts = [Int](repeating: 0, count: C), testCounts = [Int](repeating: 0, count: C)
+        for l in trainLabels where Int(l) < C { trainCounts[Int(l)] += 1 }
+        for l in testLabels where Int(l) < C { testCounts[Int(l)] += 1 }
+        for task in built {
+            for (split, counts) in [("training", trainCounts), ("test", testCounts)] {
+                let missing = task.classes.filter { counts[$0] == 0 }
+                guard missing.isEmpty else {
+                    throw ScenarioError("task \(task.index + 1) is defined with classes \(task.classes), but the \(split) set of \(dataset.name) has no sample of class \(missing.map(String.init).joined(separator: ", ")); every task needs every one of its classes")
+                }
+            }
         }
         tasks = built
         evalSettings = Scenario.evalSettings(of: config)

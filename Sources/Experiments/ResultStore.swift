@@ -67,6 +67,16 @@ public struct ResultStore: Sendable {
 
     /// Creates the folders; throws naming the folder if that is impossible.
     public func prepare() throws {
+        // A path through a file (`--out /dev/null`) cannot hold folders: say which part is not one.
+        var prefix = URL(fileURLWithPath: "/")
+        for component in runsDirectory.standardizedFileURL.pathComponents.dropFirst() {
+            prefix.appendPathComponent(component)
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: prefix.path, isDirectory: &isFolder) else { break }
+            if !isFolder.boolValue {
+                throw ResultStoreError("cannot create the results folder \(runsDirectory.path): \(prefix.path) is a file, not a folder; choose another --out")
+            }
+        }
         do {
             try FileManager.default.createDirectory(at: runsDirectory, withIntermediateDirectories: true)
         } catch {

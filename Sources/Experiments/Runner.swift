@@ -97,6 +97,7 @@ public struct Runner {
         let store = self.store
         let jobs = try config.cellJobs(methods: plan.methods, datasetSHA256: dataset.sha256, results: store.directory,
                                        dataDirectory: dataDirectory)
+        for job in jobs { try job.cell.checkFits(scenarios[job.cell.seed]!) }
         return Prepared(plan: plan, dataset: dataset, scenarios: scenarios, jobs: jobs, store: store)
     }
 

@@ -12,6 +12,25 @@ struct Bench: ParsableCommand {
         subcommands: [Run.self, Plan.self, RunCell.self, Slurm.self, Merge.self, Check.self, DatasetsCommand.self, Speed.self, FiguresCommand.self, Demo.self],
         defaultSubcommand: Run.self
     )
+
+    /// Parses the command line with negative numbers kept as values: `--lr -1` becomes
+    /// `--lr=-1`, so that validation says the value must be positive instead of the parser
+    /// taking `-1` for an option and saying the value is missing.
+    static func main() {
+        main(joiningNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    static func joiningNegativeNumbers(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        for argument in arguments {
+            if let last = out.last, last.count > 2, last.hasPrefix("--"), !last.contains("="), argument.hasPrefix("-"), Double(argument) != nil {
+                out[out.count - 1] = last + "=" + argument
+            } else {
+                out.append(argument)
+            }
+        }
+        return out
+    }
 }
 
 /// Writes `message` and a newline on standard error. A standard error that cannot be written

@@ -23,6 +23,12 @@ struct Check: ParsableCommand {
     @Option(help: "Folder for the run's results (the run goes to OUT/ci-check/).") var out = "results"
     @Option(help: "Folder to look for datasets in first.") var dataDir: String?
 
+    func validate() throws {
+        for (flag, value) in [("--out", out), ("--baseline", baseline), ("--junit", junit ?? "-")] where value.isEmpty {
+            throw ValidationError("\(flag) must name a file or folder (got an empty path)")
+        }
+    }
+
     func run() throws {
         try reportingErrors {
             let baselineURL = URL(fileURLWithPath: baseline)
@@ -63,7 +69,7 @@ struct Check: ParsableCommand {
                 try say("check passed: \(report.rows.count) metrics within tolerance")
             } else {
                 let names = report.failures.map { "\($0.method)/\($0.setting)/\($0.metric)" }
-                printError("error: \(report.failures.count) metric(s) moved beyond tolerance or are missing: \(names.joined(separator: ", "))")
+                printError("error: \(report.failures.count) metric(s) moved beyond tolerance, are missing from this run, or are missing from the baseline (NEW): \(names.joined(separator: ", "))")
                 throw ExitCode.failure
             }
         }

@@ -100,6 +100,8 @@ struct Run: ParsableCommand {
     var batchSize: Int?
     @Option(help: "Learning rate.")
     var lr: Double?
+    @Option(help: "Stop a cell as diverged when its training loss exceeds this (a non-finite loss always does).")
+    var lossLimit: Double?
     @Option(help: "Optimizer: sgd or adam.")
     var optimizer: OptimizerKind?
     @Option(help: "Hidden layer widths, e.g. 400,400.")
@@ -197,6 +199,7 @@ struct Run: ParsableCommand {
         if let iterations { c.training.iterations = iterations }
         if let batchSize { c.training.batchSize = batchSize }
         if let lr { c.training.learningRate = lr }
+        if let lossLimit { c.training.lossLimit = lossLimit }
         if let optimizer { c.training.optimizer = optimizer }
         if let hidden { c.training.hidden = hidden.widths }
         if let seeds { c.seeds = seeds.seeds }
@@ -254,6 +257,7 @@ struct Run: ParsableCommand {
     }
 
     func validate() throws {
+        if out?.isEmpty == true { throw ValidationError("--out must name a folder; an empty path would write into the current folder") }
         do { try makeConfig().validatedPlan() } catch let error as ConfigError { throw ValidationError(error.description) }
         if let jobs = study.jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
     }

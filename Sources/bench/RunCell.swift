@@ -22,7 +22,8 @@ struct RunCell: ParsableCommand {
 
     func validate() throws {
         guard (plan != nil) != (cell != nil) else { throw ValidationError("give either --plan FILE --index I or --cell FILE") }
-        if plan != nil, (index ?? -1) < 0 { throw ValidationError("--plan needs --index, a line number counted from 0") }
+        if let index, index < 0 { throw ValidationError("--index must be 0 or more: it is a line of the plan counted from 0 (got \(index))") }
+        if plan != nil, index == nil { throw ValidationError("--plan needs --index, a line number counted from 0") }
     }
 
     func run() throws {
