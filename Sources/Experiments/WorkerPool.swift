@@ -21,11 +21,14 @@ public struct Interrupted: Error, CustomStringConvertible {
     }
 }
 
-/// Cells that ended with an error; their records were not written, so a rerun tries them again.
+/// Cells that ended with an error; their records were not written. Cells are deterministic, so
+/// the advice is to fix what the message names (a diverging cell is not a failure: it writes a
+/// record that says so).
 public struct CellsFailed: Error, CustomStringConvertible {
     public let failures: [(stamp: String, message: String)]
     public var description: String {
-        "\(failures.count) cell(s) failed; run the same command again to retry them:\n"
+        "\(failures.count) cell(s) failed; the other cells' records are kept. A cell fails the same way each time it runs: "
+            + "fix what the message says, then run the command again (only cells without a record run):\n"
             + failures.map { "  \($0.stamp): \($0.message)" }.joined(separator: "\n")
     }
 }

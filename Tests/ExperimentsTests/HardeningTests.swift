@@ -153,3 +153,43 @@ import Schema
         }
     }
 }
+
+/// The command line on unwritable streams and bad values (the `bench` binary itself).
+@Suite struct HardenedCommandLineTests {
+    /// Runs `bench` with standard output and standard error sent where given.
+    func bench(_ arguments: [String], stdout: String = "/dev/null", stderr: String? = nil) throws -> (status: Int32, reason: Process.TerminationReason, err: String) {
+        let process = Process()
+        process.executableURL = try benchExecutable()
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
+        process.standardOutput = FileHandle(forWritingAtPath: stdout)
+        let pipe = Pipe()
+        process.standardError = stderr.map { FileHandle(forWritingAtPath: $0)! as Any } ?? pipe
+        let collected = DataCollector(pipe)
+        try process.run()
+        process.waitUntilExit()
+        if stderr != nil { try? pipe.fileHandleForWriting.close() }
+        return (process.terminationStatus, process.terminationReason, stderr == nil ? collected.text() : "")
+    }
+
+    /// `bench --dry-run > file` on a full disk exited 0 with an empty file; now it fails.
+    @Test func aFailedWriteToStandardOutputFails() throws {
+        let r = try bench(["--dry-run"], stdout: "/dev/full")
+        #expect(r.reason == .exit && r.status == 1)
+        #expect(r.err.hasPrefix("error: cannot write to standard output: No space left on device"))
+    }
+
+    /// An unwritable standard error killed the process with SIGILL (a trapping write); now the
+    /// message is lost but the exit status still tells.
+    @Test func anUnwritableStandardErrorIsNoCrash() throws {
+        let r = try bench(["figures", "/nonexistent-\(getpid())"], stderr: "/dev/full")
+        #expect(r.reason == .exit && r.status == 1)
+    }
+
+    @Test func badValuesSayWhatIsWrong() throws {
+        #expect(try bench(["--lr", "-1"]).err.contains("--lr must be a positive number (got -1.0)"))
+        #expect(try bench(["--out", "", "--dry-run"]).err.contains("--out must name a folder; an empty path would write into the current folder"))
+        #expect(try bench(["run-cell", "--index=-1", "--plan", "x"]).err.contains("--index must be 0 or more"))
+        #expect(try bench(["--method", "finetune+finetune"]).err.contains("finetune is a method of its own and cannot be joined with +"))
+    }
+}
