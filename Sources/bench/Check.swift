@@ -1,6 +1,7 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import Schema
 
 /// `bench check`: runs the deterministic `ci` preset and compares every metric with the
 /// committed baseline.
@@ -32,6 +33,9 @@ struct Check: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let baselineURL = URL(fileURLWithPath: baseline)
+            // Refuse an output that is a device or a FIFO before spending the run on it.
+            if update { try AtomicFile.checkReplaceable(baseline) }
+            if let junit { try AtomicFile.checkReplaceable(junit) }
             // Read (and so validate) the baseline before spending minutes on the run.
             let recorded = update ? nil : try Baseline.load(baselineURL)
             var config = Preset.ci.config

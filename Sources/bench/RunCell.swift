@@ -39,7 +39,9 @@ struct RunCell: ParsableCommand {
                 let source = cell ?? "-"
                 let data: Data
                 if source == "-" {
-                    data = FileHandle.standardInput.readDataToEndOfFile()
+                    do { data = try FileHandle.standardInput.readToEnd() ?? Data() } catch {
+                        throw ResultStoreError("cannot read the cell from standard input: \(error.localizedDescription)")
+                    }
                 } else {
                     do { data = try Data(contentsOf: URL(fileURLWithPath: source)) } catch {
                         throw ResultStoreError("cannot read the cell file \(source): \(error.localizedDescription)")

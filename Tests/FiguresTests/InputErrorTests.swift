@@ -250,22 +250,24 @@ import Schema
     }
 
     /// A figure path that is a symbolic link to a device is refused (the shared writer's rule,
-    /// `Schema.AtomicFile`): the link and the device stay as they were.
-    @Test(.enabled(if: isCharacterDevice("/dev/full")))
-    func devFullSurvivesARender() throws {
-        let dir = TempDir("dev-full")
+    /// `Schema.AtomicFile`): the link and the device stay as they were. The device is a private
+    /// copy of /dev/full made in the test's folder (root only), never the system's node.
+    @Test(.enabled(if: getuid() == 0))
+    func aLinkToADeviceIsRefusedByARender() throws {
+        let dir = TempDir("device")
         defer { dir.cleanUp() }
         Fixture().write(to: dir)
         try FileManager.default.createDirectory(atPath: dir.file("figures"), withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: dir.file("figures/bwt-class-il.png"), withDestinationPath: "/dev/full")
+        #expect(mknod(dir.file("full"), S_IFCHR | 0o666, dev_t(1 << 8 | 7)) == 0)
+        try FileManager.default.createSymbolicLink(atPath: dir.file("figures/bwt-class-il.png"), withDestinationPath: dir.file("full"))
         #expect {
             try FigureRenderer.render(resultsDirectory: dir.path)
         } throws: { error in
             let e = error as! FiguresError
             return e.kind == .writeFailed && e.path.hasSuffix("bwt-class-il.png") && e.message.contains("refusing to replace")
         }
-        #expect(isCharacterDevice("/dev/full"))
-        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: dir.file("figures/bwt-class-il.png"))) == "/dev/full")
+        #expect(isCharacterDevice(dir.file("full")))
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: dir.file("figures/bwt-class-il.png"))) == dir.file("full"))
         #expect(!dir.listing().contains { $0.contains(".tmp-") })
     }
 
