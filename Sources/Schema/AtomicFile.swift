@@ -117,6 +117,12 @@ public enum AtomicFile {
         if let failure { throw failure }
     }
 
+    /// Throws what `write` would throw for `path` before writing anything: a folder, a device, a
+    /// FIFO, or a link to one. For checking an output path before a long run.
+    public static func checkReplaceable(_ path: String) throws(AtomicFileError) {
+        _ = try replaceablePath(path)
+    }
+
     /// The path to rename over: `path` itself, or the regular file a symbolic link points to.
     /// Throws for a folder, a device node, a FIFO, a socket, or a link to one of these.
     static func replaceablePath(_ path: String) throws(AtomicFileError) -> String {
