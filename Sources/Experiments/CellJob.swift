@@ -77,7 +77,8 @@ extension Cell {
     /// the task), and the network with its training buffers fits in this machine's memory.
     ///
     /// The memory estimate is a lower bound, in 4-byte floats: P parameters (Σ (in + 1)·out over
-    /// the layers, times the experts, plus the memory slots) kept 6 times (values, gradients,
+    /// the layers, times the experts, the progressive columns (one per task) and the nested
+    /// `parallel` paths (one per level), plus the memory slots) kept 6 times (values, gradients,
     /// two Adam moments, EWC's Fisher and anchor), plus the activations of
     /// max(2·batchSize, evalBatchSize) rows through every layer, plus the replay buffer's inputs.
     /// Errors name the key path (`training.batchSize`, `training.hidden`).
@@ -92,7 +93,11 @@ extension Cell {
         let layers = zip([D] + widths, widths + [K])
         let experts = Double(components?.moe?.experts ?? 1)
         let slots = Double(components?.memory?.slots ?? 0) * (widths.last ?? 0)
-        let parameters = layers.reduce(0) { $0 + ($1.0 + 1) * $1.1 } * experts + slots
+        // Progressive columns: one column per task (at least the plain network's shape each);
+        // nested `parallel`: one path per level in every layer.
+        let columns = components?.pnas != nil ? Double(scenario.tasks.count) : 1
+        let paths = components?.nested.map { $0.layout == .parallel ? Double($0.periods.count) : 1 } ?? 1
+        let parameters = layers.reduce(0) { $0 + ($1.0 + 1) * $1.1 } * experts * columns * paths + slots
         let rows = Double(max(2 * training.batchSize, training.evalBatchSize))
         let activations = rows * (D + K + 3 * widths.reduce(0, +) * experts)
         let replay = Double(components?.replay?.capacity ?? 0) * D

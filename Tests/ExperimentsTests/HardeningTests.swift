@@ -1,4 +1,5 @@
 import Continual
+import Datasets
 import Foundation
 import Testing
 @testable import Experiments
@@ -139,6 +140,23 @@ import Schema
             "\(error)".hasPrefix("training.hidden [1000000, 1000000], training.batchSize 64: the network and its buffers need at least 24031.1 GB (1e+12 parameters), more than this machine's ")
         }
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("tiny").path))
+    }
+
+    /// The estimate by hand for 784-16-10, batch 64, evaluation batch 500, split into 5 tasks:
+    /// P = 785·16 + 17·10 = 12,730; rows = max(128, 500) = 500; activations = 500·(784 + 10 +
+    /// 3·16) = 421,000; bytes = 4·(6·12,730 + 421,000) = 1,989,520. With pnas, 5 columns:
+    /// P = 63,650 and bytes = 4·(381,900 + 421,000) = 3,211,600.
+    @Test func theMemoryEstimateByHand() throws {
+        let config = tinyConfig()
+        let dataset = try Dataset.load(config.dataset, dataDirectory: nil, environment: [:], verifyChecksums: false)
+        let scenario = try Scenario(config.scenario, dataset: dataset, seed: 1)
+        var cell = Cell(datasetSHA256: dataset.sha256, scenario: config.scenario, training: config.training,
+                        method: "finetune", components: nil, seed: 1)
+        try cell.checkFits(scenario, physicalMemory: 1_989_520)
+        #expect(throws: ConfigError.self) { try cell.checkFits(scenario, physicalMemory: 1_989_519) }
+        cell.components = ComponentSettings(pnas: PNASConfig(), enabled: [.pnas])
+        try cell.checkFits(scenario, physicalMemory: 3_211_600)
+        #expect(throws: ConfigError.self) { try cell.checkFits(scenario, physicalMemory: 3_211_599) }
     }
 
     @Test func aResultsPathThroughAFileIsNamed() throws {
