@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Continual", targets: ["Continual"]),
         .library(name: "Experiments", targets: ["Experiments"]),
         .library(name: "Figures", targets: ["Figures"]),
+        .library(name: "Schema", targets: ["Schema"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,15 +34,16 @@ let package = Package(
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
 
+        .target(name: "Schema"),
         .target(name: "NeuralNet", dependencies: ["COpenBLAS"], swiftSettings: numericFlags),
-        .target(name: "Datasets", dependencies: ["CZlib"]),
+        .target(name: "Datasets", dependencies: ["CZlib", "Schema"]),
         .target(name: "Continual", dependencies: ["NeuralNet", "Datasets"], swiftSettings: numericFlags),
-        .target(name: "Experiments", dependencies: ["Continual", "NeuralNet", "Datasets", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Figures", dependencies: ["CCairo", "CPNG"]),
+        .target(name: "Experiments", dependencies: ["Continual", "NeuralNet", "Datasets", "Schema", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Figures", dependencies: ["CCairo", "CPNG", "Schema"]),
         .executableTarget(
             name: "bench",
             dependencies: [
-                "Experiments", "Figures",
+                "Experiments", "Figures", "Schema",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,7 +51,8 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "ContinualTests", dependencies: ["Continual"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Figures"]),
-        .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Figures", "Schema"]),
+        .testTarget(name: "FiguresTests", dependencies: ["Figures", "Schema"]),
+        .testTarget(name: "SchemaTests", dependencies: ["Schema"]),
     ]
 )

@@ -134,6 +134,9 @@ extension ExperimentConfig {
         let parts = method.split(separator: "+").map(String.init)
         var keys: [ComponentKey] = []
         for part in parts {
+            if parts.count > 1, baselines.contains(part) {
+                throw ConfigError("method '\(method)': \(part) is a method of its own and cannot be joined with +; only components can (\(ComponentKey.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
             guard let key = ComponentKey(rawValue: part) else {
                 let known = (baselines + ComponentKey.allCases.map(\.rawValue)).joined(separator: ", ")
                 throw ConfigError("unknown method '\(method)': '\(part)' is not one of \(known) (combine components with +)")

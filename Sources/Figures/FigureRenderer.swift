@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 
 /// What one render wrote.
 public struct RenderReport: Sendable, Equatable {
@@ -51,11 +52,13 @@ public enum FigureRenderer {
         var plan = Plan(results: results)
         plan.build()
 
-        try AtomicFile.makeFolder(outputDirectory)
         let figureFolder = (outputDirectory as NSString).appendingPathComponent("figures")
         let tableFolder = (outputDirectory as NSString).appendingPathComponent("tables")
-        try AtomicFile.makeFolder(figureFolder)
-        try AtomicFile.makeFolder(tableFolder)
+        for folder in [outputDirectory, figureFolder, tableFolder] {
+            do { try AtomicFile.makeFolder(folder) } catch { throw FiguresError(error) }
+            // The temporary files of a render that was killed between writing and renaming.
+            AtomicFile.removeStaleTemporaries(in: folder)
+        }
 
         var report = RenderReport(resultsDirectory: resultsDirectory, figures: [], tables: [], notes: plan.notes)
         let jobs = FigureJobs(figures: plan.figures, provenance: Provenance(results.info), folder: figureFolder)
@@ -66,7 +69,7 @@ public enum FigureRenderer {
         }
         for (name, text) in plan.tables {
             let path = (tableFolder as NSString).appendingPathComponent(name)
-            try AtomicFile.write(Array(text.utf8), to: path)
+            do { try AtomicFile.write(text, to: path) } catch { throw FiguresError(error) }
             report.tables.append(path)
         }
         return report
@@ -113,7 +116,7 @@ private final class FigureJobs: @unchecked Sendable {
             } catch {
                 throw FiguresError(.renderFailed, path: path, "cannot render the figure: \(error)")
             }
-            try AtomicFile.write(bytes, to: path)
+            do { try AtomicFile.write(bytes, to: path) } catch { throw FiguresError(error) }
             written.append(path)
         }
         return written

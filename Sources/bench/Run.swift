@@ -100,6 +100,8 @@ struct Run: ParsableCommand {
     var batchSize: Int?
     @Option(help: "Learning rate.")
     var lr: Double?
+    @Option(help: "Stop a cell as diverged when its training loss exceeds this (a non-finite loss always does).")
+    var lossLimit: Double?
     @Option(help: "Optimizer: sgd or adam.")
     var optimizer: OptimizerKind?
     @Option(help: "Hidden layer widths, e.g. 400,400.")
@@ -200,6 +202,7 @@ struct Run: ParsableCommand {
         if let iterations { c.training.iterations = iterations }
         if let batchSize { c.training.batchSize = batchSize }
         if let lr { c.training.learningRate = lr }
+        if let lossLimit { c.training.lossLimit = lossLimit }
         if let optimizer { c.training.optimizer = optimizer }
         if let hidden { c.training.hidden = hidden.widths }
         if let seeds { c.seeds = seeds.seeds }
@@ -260,6 +263,7 @@ struct Run: ParsableCommand {
     }
 
     func validate() throws {
+        if out?.isEmpty == true { throw ValidationError("--out must name a folder; an empty path would write into the current folder") }
         do { try makeConfig().validatedPlan() } catch let error as ConfigError { throw ValidationError(error.description) }
         if let jobs = study.jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
     }
@@ -269,8 +273,7 @@ struct Run: ParsableCommand {
         if dryRun {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(config), as: UTF8.self))
-            return
+            return try reportingErrors { try say(String(decoding: try encoder.encode(config), as: UTF8.self)) }
         }
         try reportingErrors {
             let fileSettings = try experimentFile()
@@ -279,7 +282,7 @@ struct Run: ParsableCommand {
             runner.workers = study.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
             runner.workerExecutable = currentExecutable()
             runner.interval = study.interval
-            let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { FileHandle.standardError.write(Data($0.utf8)) }
+            let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { _ = try? StandardStream.write($0, to: STDERR_FILENO) }
             runner.events = { display.handle($0) }
             let plan = try config.validatedPlan()
             if !plan.full.isEmpty && config.ablation != .addOne {
@@ -297,10 +300,10 @@ struct Run: ParsableCommand {
                 throw error
             }
             display.finish()
-            print(outcome.aggregate.markdown)
-            if !outcome.ablation.isEmpty { print(outcome.ablation.markdown(experiment: config.name)) }
-            printFigureReport(try FigureRenderer.render(resultsDirectory: outcome.directory.path))
-            print("results: \(outcome.directory.path) (\(outcome.ran.count) cells run, \(outcome.skipped.count) already done, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+            try say(outcome.aggregate.markdown)
+            if !outcome.ablation.isEmpty { try say(outcome.ablation.markdown(experiment: config.name)) }
+            try printFigureReport(try FigureRenderer.render(resultsDirectory: outcome.directory.path))
+            try say("results: \(outcome.directory.path) (\(outcome.ran.count) cells run, \(outcome.skipped.count) already done, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
         }
     }
 }
