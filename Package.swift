@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "bench", targets: ["bench"]),
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "DatasetFetch", targets: ["DatasetFetch"]),
         .library(name: "Continual", targets: ["Continual"]),
         .library(name: "Experiments", targets: ["Experiments"]),
         .library(name: "Figures", targets: ["Figures"]),
@@ -35,19 +36,23 @@ let package = Package(
 
         .target(name: "NeuralNet", dependencies: ["COpenBLAS"], swiftSettings: numericFlags),
         .target(name: "Datasets", dependencies: ["CZlib"]),
+        // Downloads over FoundationNetworking (libcurl at run time); kept out of Datasets so that
+        // the libraries and their tests never load libcurl.
+        .target(name: "DatasetFetch", dependencies: ["Datasets"]),
         .target(name: "Continual", dependencies: ["NeuralNet", "Datasets"], swiftSettings: numericFlags),
         .target(name: "Experiments", dependencies: ["Continual", "NeuralNet", "Datasets", .product(name: "Yams", package: "Yams")]),
         .target(name: "Figures", dependencies: ["CCairo", "CPNG"]),
         .executableTarget(
             name: "bench",
             dependencies: [
-                "Experiments", "Figures",
+                "Experiments", "Figures", "DatasetFetch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "DatasetFetchTests", dependencies: ["DatasetFetch", "Datasets"]),
         .testTarget(name: "ContinualTests", dependencies: ["Continual"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
