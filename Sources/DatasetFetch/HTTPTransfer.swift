@@ -139,6 +139,9 @@ private final class TransferState: NSObject, URLSessionDataDelegate, @unchecked 
     private var status: Int?
     private var writeErrno: Int32?
     private var restartFromZero = false
+    /// Set once a 200 or 206 answer was accepted: only then is a body written to the file (an
+    /// error page must never land in it, even if it arrives after the task was cancelled).
+    private var accepted = false
     private var alreadyComplete = false
     private var failure: Error?
 
@@ -158,6 +161,7 @@ private final class TransferState: NSObject, URLSessionDataDelegate, @unchecked 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
                     completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
         guard let http = response as? HTTPURLResponse else {
+            accepted = true
             completionHandler(.allow)
             return
         }
@@ -168,11 +172,13 @@ private final class TransferState: NSObject, URLSessionDataDelegate, @unchecked 
             offset = 0
             _ = ftruncate(fd, 0)
             if http.expectedContentLength >= 0 { total = Int(http.expectedContentLength) }
+            accepted = true
             completionHandler(.allow)
         case 206:
             let range = ContentRange(http.value(forHTTPHeaderField: "Content-Range"))
             if let range, range.first == requestedOffset {
                 if let size = range.total { total = size }
+                accepted = true
                 completionHandler(.allow)
             } else {
                 // Not the range asked for: drop the part and start over on the next attempt.
@@ -193,7 +199,7 @@ private final class TransferState: NSObject, URLSessionDataDelegate, @unchecked 
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        guard writeErrno == nil else { return }
+        guard accepted, writeErrno == nil else { return }
         let failed: Int32? = data.withUnsafeBytes { raw -> Int32? in
             var done = 0
             while done < raw.count {

@@ -20,14 +20,19 @@ struct DatasetsFetch: ParsableCommand {
     var names: [String]
     @Option(help: "Folder to download into (DIR/<name>/).") var dataDir: String?
     @Option(help: "A mirror tried before the catalog's: <URL>/<dataset>/<file> (default $TURRITOPSIS_MIRROR).") var mirror: String?
+    @Flag(help: "Try only --mirror, never the catalog's hosts (a site without internet access).") var mirrorOnly = false
 
     func validate() throws {
         if names.isEmpty { throw ValidationError("name at least one dataset: \(fetchableNames.joined(separator: ", "))") }
+        if mirrorOnly && (mirror ?? ProcessInfo.processInfo.environment[DatasetFetcher.mirrorVariable] ?? "").isEmpty {
+            throw ValidationError("--mirror-only needs --mirror URL or $\(DatasetFetcher.mirrorVariable)")
+        }
     }
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
-        try fetchDatasets(names, dataDir: dataDir, mirror: mirror ?? environment[DatasetFetcher.mirrorVariable], environment: environment)
+        try fetchDatasets(names, dataDir: dataDir, mirror: mirror ?? environment[DatasetFetcher.mirrorVariable],
+                          mirrorOnly: mirrorOnly, environment: environment)
     }
 }
 
@@ -36,12 +41,13 @@ var fetchableNames: [String] { DatasetCatalog.standard.entries.filter { $0.downl
 
 /// Fetches each dataset with a progress display on stderr; on failure prints the error and, once,
 /// what to do by hand, and exits 1.
-func fetchDatasets(_ names: [String], dataDir: String?, mirror: String?, environment: [String: String]) throws {
+func fetchDatasets(_ names: [String], dataDir: String?, mirror: String?, mirrorOnly: Bool = false, environment: [String: String]) throws {
     let root = DatasetFetcher.dataRoot(
         dataDirectory: dataDir, environment: environment, currentDirectory: FileManager.default.currentDirectoryPath)
     let display = FetchDisplay(terminal: isatty(STDERR_FILENO) != 0)
-    let fetcher = DatasetFetcher(mirror: mirror) { display.handle($0) }
+    let fetcher = DatasetFetcher(mirror: mirror, mirrorOnly: mirrorOnly) { display.handle($0) }
     var failed: [String] = []
+    var fallbacks: [String] = []
     for name in names {
         do {
             let folder = try fetcher.fetch(name, root: root)
@@ -51,13 +57,15 @@ func fetchDatasets(_ names: [String], dataDir: String?, mirror: String?, environ
             display.finishLine()
             printError("error: \(name): \(error)")
             failed.append(name)
+            switch error {
+            case .unknownDataset, .notDownloadable: break
+            default: fallbacks.append(fetcher.manualFallback(for: name, root: root))
+            }
         }
     }
     guard failed.isEmpty else {
-        printError("")
-        for name in failed where DatasetCatalog.standard.entry(named: name) != nil {
-            printError(fetcher.manualFallback(for: name, root: root))
-        }
+        // What to do by hand, once per dataset, after every error.
+        if !fallbacks.isEmpty { printError("\n" + fallbacks.joined(separator: "\n")) }
         throw ExitCode.failure
     }
 }
@@ -101,7 +109,7 @@ final class FetchDisplay: @unchecked Sendable {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + FetchDisplay.bar(p)).utf8))
             drawn = true
         case let .sourceFailed(file, error):
-            line("\(file): \(error); trying the next source")
+            line("\(file): \(error)")
         case let .verified(file, path, bytes, seconds, _):
             let rate = seconds > 0 ? " (\(megabytes(Int(Double(bytes) / seconds)))/s)" : ""
             line("\(file): \(megabytes(bytes)) in \(String(format: "%.1f", seconds)) s\(rate), SHA-256 verified → \(path)")

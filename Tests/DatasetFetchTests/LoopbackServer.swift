@@ -119,14 +119,16 @@ final class LoopbackServer: @unchecked Sendable {
         let hits = log.filter { $0.path == request.path }.count
         let route = routes[request.path]
         lock.unlock()
+        // An error page with a body, as real servers send: it must never land in a file.
+        let page = Array("<html><body>404 Not Found</body></html>".utf8)
         guard let route else {
-            send(connection, head: "404 Not Found", headers: ["Content-Length: 0"])
+            send(connection, head: "404 Not Found", headers: ["Content-Length: \(page.count)"], body: page)
             return
         }
         let body = route.body
         switch route.behaviour {
         case .notFound:
-            send(connection, head: "404 Not Found", headers: ["Content-Length: 0"])
+            send(connection, head: "404 Not Found", headers: ["Content-Length: \(page.count)"], body: page)
         case let .redirect(target):
             send(connection, head: "302 Found", headers: ["Location: \(target)", "Content-Length: 0"])
         case .truncated:
