@@ -70,6 +70,11 @@ func temporaryFolder(_ label: String = #function) throws -> String {
     return path
 }
 
+func isCharacterDevice(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFCHR
+}
+
 func contents(_ folder: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
 }
@@ -270,6 +275,23 @@ func contents(_ folder: String) -> [String] {
             return "\(error)".contains("cannot connect")
         }
         #expect(!FileManager.default.fileExists(atPath: root + "/toy"))
+    }
+
+    /// A full disk: writing the part into /dev/full fails with ENOSPC, which is reported as
+    /// `.diskFull` at once (no further attempts, no other mirror), and /dev/full is left alone.
+    @Test(.enabled(if: isCharacterDevice("/dev/full"))) func aFullDiskIsReportedAsSuch() throws {
+        let root = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let toy = try ToyFiles(in: root)
+        let server = try LoopbackServer(routes: toy.routes("/a/"))
+        defer { server.stop() }
+        let transfer = HTTPTransfer(
+            url: URL(string: server.url("/a/train-images-idx3-ubyte.gz"))!, partPath: "/dev/full",
+            expectedSize: toy.bytes[.trainImages]!.count, attempts: 3, idleTimeout: 5, progress: { _ in })
+        #expect(throws: FetchError.diskFull(path: "/dev/full")) { try transfer.run() }
+        #expect(server.requests.count == 1)
+        #expect(isCharacterDevice("/dev/full"))
+        #expect(FetchError.diskFull(path: "/x").description.contains("the disk is full"))
     }
 
     /// `--mirror`: the user's mirror (laid out as <mirror>/<dataset>/<file>) is tried first.
