@@ -80,6 +80,9 @@ func fetchIfMissing(_ dataset: String, dataDir: String?) throws {
         return
     } catch DatasetError.notFound {
         printError("\(dataset) not found; fetching it (--fetch)")
+    } catch DatasetError.folderMissing {
+        // The --data-dir folder does not exist yet: the fetch creates it.
+        printError("\(dataset) not found (no folder \(dataDir ?? "")); fetching it (--fetch)")
     }
     try fetchDatasets([dataset], dataDir: dataDir, mirror: environment[DatasetFetcher.mirrorVariable], environment: environment)
 }
