@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "DatasetFetchTests", dependencies: ["DatasetFetch", "Datasets"]),
         .testTarget(name: "ContinualTests", dependencies: ["Continual"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Figures"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
     ]
 )

@@ -111,6 +111,18 @@ public struct Scenario: Sendable {
     public let outputCount: Int
     /// The settings every run of this scenario is evaluated under, the configured one first.
     public let evalSettings: [Setting]
+
+    /// The name of the evaluation under mask `setting` in results (the `eval` column of the CSVs,
+    /// the keys of the run record): the setting's own name, except for the task-IL masks applied to
+    /// a network trained in class-IL, which is `class-il-task-masked` — each task's own outputs
+    /// compete, but the network was trained with class-IL masks, so this is not the Task-IL of the
+    /// literature (van de Ven et al. train the network in task-IL; `--setting task` does that).
+    public func evaluationName(_ setting: Setting) -> String {
+        setting == .task && config.setting == .class ? Self.taskMaskedClassIL : setting.rawValue
+    }
+
+    /// The name of the task-masked evaluation of a class-IL run.
+    public static let taskMaskedClassIL = "class-il-task-masked"
     /// The class order (split), the permutations or angles, and the dataset hash, hashed.
     public let fingerprint: String
     public var inputCount: Int { dataset.featureCount }

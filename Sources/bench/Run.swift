@@ -153,6 +153,9 @@ struct Run: ParsableCommand {
     @Option(help: "Nested: upper bound of γ (default 1).") var nestedGammaMax: Double?
     @Option(help: "Nested: meta learning rate ρ of γ (default 0.01).") var nestedRho: Double?
     @Option(help: "Nested: samples per task in the hypergradient's memory (default 64).") var nestedHyperSamples: Int?
+    @Option(help: "Also evaluate every task seen so far every N steps during training (the stability gap; curves.csv).") var evalEvery: Int?
+    @Option(help: "With --eval-every: test samples per task in those evaluations (a fixed subset; default 1000).") var evalSubsample: Int?
+    @Option(help: "With --eval-every: K, the steps after a task switch in which the stability gap takes its minimum (default 100).") var gapWindow: Int?
     @Option(help: "OpenBLAS threads.")
     var threads: Int?
     @Option(help: "Output folder; results go to <out>/<experiment>/ (default results).")
@@ -250,6 +253,9 @@ struct Run: ParsableCommand {
         if let nestedGammaMax { nested { $0.gammaMax = nestedGammaMax } }
         if let nestedRho { nested { $0.rho = nestedRho } }
         if let nestedHyperSamples { nested { $0.hyperSamples = nestedHyperSamples } }
+        if let evalEvery { c.training.evalEvery = evalEvery }
+        if let evalSubsample { c.training.evalSubsample = evalSubsample }
+        if let gapWindow { c.training.gapWindow = gapWindow }
         if let threads { c.threads = threads }
         if let design = try study.design() { c.ablation = design }
         return c
@@ -275,6 +281,7 @@ struct Run: ParsableCommand {
                                 dataDirectory: dataDir ?? fileSettings?.dataDir)
             runner.workers = study.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
             runner.workerExecutable = currentExecutable()
+            runner.interval = study.interval
             let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { FileHandle.standardError.write(Data($0.utf8)) }
             runner.events = { display.handle($0) }
             let plan = try config.validatedPlan()
