@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "bench", targets: ["bench"]),
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "DatasetFetch", targets: ["DatasetFetch"]),
         .library(name: "Continual", targets: ["Continual"]),
         .library(name: "Experiments", targets: ["Experiments"]),
         .library(name: "Figures", targets: ["Figures"]),
@@ -37,19 +38,23 @@ let package = Package(
         .target(name: "Schema"),
         .target(name: "NeuralNet", dependencies: ["COpenBLAS"], swiftSettings: numericFlags),
         .target(name: "Datasets", dependencies: ["CZlib", "Schema"]),
+        // Downloads over FoundationNetworking (libcurl at run time); kept out of Datasets so that
+        // the libraries and their tests never load libcurl.
+        .target(name: "DatasetFetch", dependencies: ["Datasets", "Schema"]),
         .target(name: "Continual", dependencies: ["NeuralNet", "Datasets"], swiftSettings: numericFlags),
         .target(name: "Experiments", dependencies: ["Continual", "NeuralNet", "Datasets", "Schema", .product(name: "Yams", package: "Yams")]),
         .target(name: "Figures", dependencies: ["CCairo", "CPNG", "Schema"]),
         .executableTarget(
             name: "bench",
             dependencies: [
-                "Experiments", "Figures", "Schema",
+                "Experiments", "Figures", "Schema", "DatasetFetch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "DatasetFetchTests", dependencies: ["DatasetFetch", "Datasets"]),
         .testTarget(name: "ContinualTests", dependencies: ["Continual"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Figures", "Schema"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures", "Schema"]),

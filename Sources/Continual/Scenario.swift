@@ -98,7 +98,8 @@ public struct ContinualTask: Sendable {
 /// Label layouts (K = output units, C = dataset classes, T = tasks):
 /// - split task-IL: K = C, units are labels; train and test on the task's classes only.
 /// - split class-IL: K = C; train on the classes seen so far, test on all; also evaluated as task-IL.
-/// - split domain-IL: K = C/T; a label's unit is its position within its task.
+/// - split domain-IL: K = ⌈C/T⌉; a label's unit is its position within its task (tasks hold ⌊C/T⌋
+///   or ⌈C/T⌉ classes, see `splitBounds`).
 /// - permuted/rotated domain-IL: K = C, a shared head.
 /// - permuted/rotated task-IL: K = C·T, one block of C units per task (a head per task).
 /// - permuted/rotated class-IL: K = C·T, label y of task t is unit y + C·t; also evaluated as task-IL.
@@ -145,8 +146,8 @@ public struct Scenario: Sendable {
 
         switch config.kind {
         case .split:
-            guard C % T == 0, T <= C else {
-                throw ScenarioError("split: \(C) classes cannot be divided into \(T) equal tasks; choose a divisor of \(C)")
+            guard T <= C else {
+                throw ScenarioError("split: \(C) classes cannot be divided into \(T) tasks; choose at most \(C) tasks")
             }
             var order = Array(0..<C)
             if config.classOrder == .seeded {
@@ -154,11 +155,11 @@ public struct Scenario: Sendable {
                 random.shuffle(&order)
             }
             fingerprintParts.append("order:" + order.map(String.init).joined(separator: ","))
-            let per = C / T
-            outputCount = config.setting == .domain ? per : C
+            let bounds = Scenario.splitBounds(classes: C, tasks: T)
+            outputCount = config.setting == .domain ? (C + T - 1) / T : C
             var seen = Set<Int>()
             for t in 0..<T {
-                let classes = Array(order[(t * per)..<((t + 1) * per)])
+                let classes = Array(order[bounds[t]..<bounds[t + 1]])
                 seen.formUnion(classes)
                 var target = [Int32](repeating: -1, count: C)
                 for (position, label) in classes.enumerated() {
@@ -225,6 +226,19 @@ public struct Scenario: Sendable {
         tasks = built
         evalSettings = Scenario.evalSettings(of: config)
         fingerprint = String(Fingerprint.hex(fingerprintParts.joined(separator: "\n")).prefix(16))
+    }
+
+    /// Where each task's classes start in the class order of a split scenario: task t holds
+    /// `order[bounds[t] ..< bounds[t + 1]]`.
+    ///
+    /// The remainder rule: C classes into T tasks gives every task ⌊C/T⌋ classes, and the first
+    /// C mod T tasks one more, so every class is used and sizes differ by at most one. E.g. 26
+    /// classes into 5 tasks: 6, 5, 5, 5, 5; into 13 tasks: 2 each; 10 into 4: 3, 3, 2, 2.
+    /// When T divides C this is the equal cut `t·C/T`. Precondition: 1 ≤ T ≤ C.
+    public static func splitBounds(classes C: Int, tasks T: Int) -> [Int] {
+        precondition(T >= 1 && T <= C, "split bounds need 1 ≤ tasks ≤ classes")
+        let per = C / T, extra = C % T
+        return (0...T).map { t in t * per + min(t, extra) }
     }
 
     static func mask(_ count: Int, _ active: [Int]) -> [UInt8] {

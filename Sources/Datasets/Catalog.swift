@@ -57,6 +57,44 @@ public enum ChecksumStatus: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// One file on a download server: its name there, its size and SHA-256 as published, and where
+/// that digest comes from. A download is accepted only when its SHA-256 is `sha256`.
+public struct RemoteFile: Sendable, Equatable {
+    /// The file's name on every mirror (the last component of its URL).
+    public var name: String
+    /// Its size in bytes, when published (shown in progress and checked before hashing).
+    public var byteCount: Int?
+    public var sha256: String
+    public var source: String
+
+    public init(_ name: String, byteCount: Int?, sha256: String, source: String) {
+        self.name = name
+        self.byteCount = byteCount
+        self.sha256 = sha256
+        self.source = source
+    }
+}
+
+/// How a dataset is downloaded by `bench datasets fetch`.
+///
+/// A mirror is a base URL ending in "/": a file's URL is the mirror followed by its name. Mirrors
+/// are tried in order, the original host first.
+public enum DownloadPlan: Sendable, Equatable {
+    /// The four files, each fetched on its own (MNIST, Fashion-MNIST, KMNIST).
+    case files(mirrors: [String], files: [DatasetFileRole: RemoteFile])
+    /// One zip archive holding the files of several datasets (EMNIST): it is downloaded and
+    /// verified once into `cacheFolder` (under the data folder), then each role's member is
+    /// extracted under the standard name.
+    case zipArchive(mirrors: [String], archive: RemoteFile, cacheFolder: String, members: [DatasetFileRole: String])
+
+    public var mirrors: [String] {
+        switch self {
+        case let .files(mirrors, _): return mirrors
+        case let .zipArchive(mirrors, _, _, _): return mirrors
+        }
+    }
+}
+
 /// What is known about one dataset: its class count, the SHA-256 of its files, where a system
 /// package installs it, and how to get it.
 public struct CatalogEntry: Sendable, Equatable {
@@ -64,6 +102,19 @@ public struct CatalogEntry: Sendable, Equatable {
     /// One line saying what the dataset is.
     public var summary: String
     public var classCount: Int
+    /// Image height and width in pixels.
+    public var imageHeight: Int
+    public var imageWidth: Int
+    /// The paper to cite for the dataset (authors, year, title).
+    public var citation: String
+    /// Where the files can be downloaded, or nil when they cannot (data shipped with the project).
+    public var download: DownloadPlan?
+    /// Whether each image is stored transposed (column after column), as EMNIST's are; the loader
+    /// transposes it back so that every dataset is read upright, row after row.
+    public var transposed: Bool
+    /// The smallest label in the files; the loader subtracts it, so labels run 0 ..< classCount
+    /// (EMNIST letters are labelled 1 to 26).
+    public var labelOffset: Int
     /// Accepted digests per file, in the compressed and/or uncompressed form. A role with no
     /// digests has an unknown checksum, which is never reported as a match.
     public var knownDigests: [DatasetFileRole: [KnownDigest]]
@@ -74,7 +125,9 @@ public struct CatalogEntry: Sendable, Equatable {
 
     public init(
         name: String, summary: String, classCount: Int = 10,
-        knownDigests: [DatasetFileRole: [KnownDigest]], systemFolders: [String] = [], howToGet: String
+        knownDigests: [DatasetFileRole: [KnownDigest]], systemFolders: [String] = [], howToGet: String,
+        imageHeight: Int = 28, imageWidth: Int = 28, citation: String = "", download: DownloadPlan? = nil,
+        transposed: Bool = false, labelOffset: Int = 0
     ) {
         self.name = name
         self.summary = summary
@@ -82,6 +135,12 @@ public struct CatalogEntry: Sendable, Equatable {
         self.knownDigests = knownDigests
         self.systemFolders = systemFolders
         self.howToGet = howToGet
+        self.imageHeight = imageHeight
+        self.imageWidth = imageWidth
+        self.citation = citation
+        self.download = download
+        self.transposed = transposed
+        self.labelOffset = labelOffset
     }
 
     /// Compares `sha256` with the digests known for `role`.
@@ -109,7 +168,8 @@ public struct DatasetCatalog: Sendable, Equatable {
 }
 
 extension DatasetCatalog {
-    /// mnist-mini, mnist-partial, mnist, fashion-mnist and kmnist.
+    /// mnist-mini, mnist-partial, mnist, fashion-mnist, kmnist and the EMNIST splits letters,
+    /// balanced and digits.
     ///
     /// Where each digest comes from is stated in its `source`. Digests of the uncompressed
     /// files let a folder of gunzipped copies be verified too.
@@ -135,7 +195,8 @@ extension DatasetCatalog {
                     KnownDigest("41cf2f530031915ba9fbb241407c369dba1acd7515053edff48cebeee8b260f4", source: Source.projectDataRaw),
                 ],
             ],
-            howToGet: "it is committed in datasets/mnist-mini/ of the repository; run from the repository root or pass --data-dir"
+            howToGet: "it is committed in datasets/mnist-mini/ of the repository; run from the repository root or pass --data-dir",
+            citation: "LeCun, Bottou, Bengio & Haffner 1998 (a subset of MNIST)"
         ),
         CatalogEntry(
             name: "mnist-partial",
@@ -152,7 +213,8 @@ extension DatasetCatalog {
                 .testImages: mnistTestImages,
                 .testLabels: mnistTestLabels,
             ],
-            howToGet: "copy its four files into datasets/mnist-partial/ or pass --data-dir DIR"
+            howToGet: "copy its four files into datasets/mnist-partial/ or pass --data-dir DIR",
+            citation: "LeCun, Bottou, Bengio & Haffner 1998 (a subset of MNIST)"
         ),
         CatalogEntry(
             name: "mnist",
@@ -169,7 +231,24 @@ extension DatasetCatalog {
                 .testImages: mnistTestImages,
                 .testLabels: mnistTestLabels,
             ],
-            howToGet: "put the four official MNIST files in datasets/mnist/ or pass --data-dir DIR"
+            howToGet: "run `bench datasets fetch mnist`, or put the four official MNIST files in datasets/mnist/ or pass --data-dir DIR",
+            citation: "LeCun, Bottou, Bengio & Haffner 1998, Gradient-based learning applied to document recognition",
+            download: .files(
+                mirrors: [
+                    "http://yann.lecun.com/exdb/mnist/",
+                    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+                    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+                ],
+                files: [
+                    .trainImages: RemoteFile("train-images-idx3-ubyte.gz", byteCount: 9_912_422,
+                                             sha256: "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", source: Source.tfdsMNIST),
+                    .trainLabels: RemoteFile("train-labels-idx1-ubyte.gz", byteCount: 28_881,
+                                             sha256: "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", source: Source.tfdsMNIST),
+                    .testImages: RemoteFile("t10k-images-idx3-ubyte.gz", byteCount: 1_648_877,
+                                            sha256: "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", source: Source.tfdsMNIST),
+                    .testLabels: RemoteFile("t10k-labels-idx1-ubyte.gz", byteCount: 4_542,
+                                            sha256: "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", source: Source.tfdsMNIST),
+                ])
         ),
         CatalogEntry(
             name: "fashion-mnist",
@@ -197,7 +276,23 @@ extension DatasetCatalog {
                 ],
             ],
             systemFolders: ["/usr/share/datasets/fashion-mnist"],
-            howToGet: "install it with `apt-get install dataset-fashion-mnist` (files land in /usr/share/datasets/fashion-mnist), or put the four files in datasets/fashion-mnist/"
+            howToGet: "install it with `apt-get install dataset-fashion-mnist` (files land in /usr/share/datasets/fashion-mnist), run `bench datasets fetch fashion-mnist`, or put the four files in datasets/fashion-mnist/",
+            citation: "Xiao, Rasul & Vollgraf 2017, Fashion-MNIST: a novel image dataset for benchmarking machine learning algorithms, arXiv:1708.07747",
+            download: .files(
+                mirrors: [
+                    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+                ],
+                files: [
+                    .trainImages: RemoteFile("train-images-idx3-ubyte.gz", byteCount: 26_421_880,
+                                             sha256: "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84", source: Source.tfdsFashion),
+                    .trainLabels: RemoteFile("train-labels-idx1-ubyte.gz", byteCount: 29_515,
+                                             sha256: "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845", source: Source.tfdsFashion),
+                    .testImages: RemoteFile("t10k-images-idx3-ubyte.gz", byteCount: 4_422_102,
+                                            sha256: "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", source: Source.tfdsFashion),
+                    .testLabels: RemoteFile("t10k-labels-idx1-ubyte.gz", byteCount: 5_148,
+                                            sha256: "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", source: Source.tfdsFashion),
+                ])
         ),
         CatalogEntry(
             name: "kmnist",
@@ -208,9 +303,59 @@ extension DatasetCatalog {
                 .testImages: [KnownDigest("edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5", source: Source.tfdsKMNIST)],
                 .testLabels: [KnownDigest("20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c", source: Source.tfdsKMNIST)],
             ],
-            howToGet: "put the four KMNIST files in datasets/kmnist/ or pass --data-dir DIR"
+            howToGet: "run `bench datasets fetch kmnist`, or put the four KMNIST files in datasets/kmnist/ or pass --data-dir DIR",
+            citation: "Clanuwat, Bober-Irizar, Kitamoto, Lamb, Yamamoto & Ha 2018, Deep learning for classical Japanese literature, arXiv:1812.01718",
+            download: .files(
+                mirrors: [
+                    "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+                    "https://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+                ],
+                files: [
+                    .trainImages: RemoteFile("train-images-idx3-ubyte.gz", byteCount: 18_165_135,
+                                             sha256: "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4", source: Source.tfdsKMNIST),
+                    .trainLabels: RemoteFile("train-labels-idx1-ubyte.gz", byteCount: 29_497,
+                                             sha256: "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17", source: Source.tfdsKMNIST),
+                    .testImages: RemoteFile("t10k-images-idx3-ubyte.gz", byteCount: 3_041_136,
+                                            sha256: "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5", source: Source.tfdsKMNIST),
+                    .testLabels: RemoteFile("t10k-labels-idx1-ubyte.gz", byteCount: 5_120,
+                                            sha256: "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c", source: Source.tfdsKMNIST),
+                ])
         ),
+        emnist("letters", summary: "EMNIST letters: 26 classes a–z (upper and lower case merged), 124,800 train / 20,800 test",
+               classCount: 26, labelOffset: 1),
+        emnist("balanced", summary: "EMNIST balanced: 47 classes of digits and letters, 112,800 train / 18,800 test",
+               classCount: 47, labelOffset: 0),
+        emnist("digits", summary: "EMNIST digits: 10 classes, 240,000 train / 40,000 test", classCount: 10, labelOffset: 0),
     ])
+
+    /// The EMNIST archive of NIST, holding every EMNIST split as gzip IDX files under `gzip/`.
+    public static let emnistArchive = RemoteFile(
+        "gzip.zip", byteCount: 561_753_746,
+        sha256: "fb9bb67e33772a9cc0b895e4ecf36d2cf35be8b709693c3564cea2a019fcda8e", source: Source.tfdsEMNIST)
+
+    /// An EMNIST split (Cohen et al. 2017). Its images are stored transposed and are transposed
+    /// back on loading. No SHA-256 of the single files is published: they are verified through
+    /// the archive's digest and each member's CRC-32 when fetched, and reported as unknown by
+    /// `bench datasets`.
+    private static func emnist(_ split: String, summary: String, classCount: Int, labelOffset: Int) -> CatalogEntry {
+        var members: [DatasetFileRole: String] = [:]
+        for role in DatasetFileRole.allCases {
+            let part = role.holdsImages ? "images-idx3-ubyte" : "labels-idx1-ubyte"
+            let which = role == .trainImages || role == .trainLabels ? "train" : "test"
+            members[role] = "gzip/emnist-\(split)-\(which)-\(part).gz"
+        }
+        return CatalogEntry(
+            name: "emnist-\(split)", summary: summary, classCount: classCount, knownDigests: [:],
+            howToGet: "run `bench datasets fetch emnist-\(split)` (downloads NIST's 562 MB gzip.zip once for every EMNIST split), or unzip gzip.zip and copy gzip/emnist-\(split)-{train,test}-{images-idx3,labels-idx1}-ubyte.gz to datasets/emnist-\(split)/ as train-…/t10k-… (the standard names)",
+            citation: "Cohen, Afshar, Tapson & van Schaik 2017, EMNIST: an extension of MNIST to handwritten letters, arXiv:1702.05373",
+            download: .zipArchive(
+                mirrors: [
+                    "https://biometrics.nist.gov/cs_links/EMNIST/",
+                    "https://www.itl.nist.gov/iaui/vip/cs_links/EMNIST/",
+                ],
+                archive: emnistArchive, cacheFolder: "emnist-archive", members: members),
+            transposed: true, labelOffset: labelOffset)
+    }
 
     /// The official MNIST test set (also the test set of mnist-partial).
     private static let mnistTestImages = [
@@ -231,5 +376,6 @@ extension DatasetCatalog {
         static let debianFashion = "Debian package dataset-fashion-mnist 0.0~git20200523.55506a9-1 (recompressed gzip file)"
         static let fashionRaw = "decompressed file (Debian's and upstream's content agree)"
         static let tfdsKMNIST = "upstream gzip file, tensorflow/datasets url_checksums/kmnist.txt"
+        static let tfdsEMNIST = "NIST's gzip.zip, tensorflow/datasets url_checksums/emnist.txt"
     }
 }

@@ -140,12 +140,13 @@ extension Dataset {
                 role: role, path: path, byteCount: file.byteCount, sha256: file.sha256, checksum: status))
         }
 
-        let train = try makeSplit(
+        let offset = location.entry?.labelOffset ?? 0
+        var train = try makeSplit(
             images: arrays[.trainImages]!, labels: arrays[.trainLabels]!, location: location,
-            imagesRole: .trainImages, labelsRole: .trainLabels, classCount: classes)
-        let test = try makeSplit(
+            imagesRole: .trainImages, labelsRole: .trainLabels, classCount: classes, labelOffset: offset)
+        var test = try makeSplit(
             images: arrays[.testImages]!, labels: arrays[.testLabels]!, location: location,
-            imagesRole: .testImages, labelsRole: .testLabels, classCount: classes)
+            imagesRole: .testImages, labelsRole: .testLabels, classCount: classes, labelOffset: offset)
         let trainShape = Array(arrays[.trainImages]!.dimensions.dropFirst())
         let testShape = Array(arrays[.testImages]!.dimensions.dropFirst())
         guard trainShape == testShape else {
@@ -153,15 +154,21 @@ extension Dataset {
                 trainPath: location.files[.trainImages]!, trainShape: trainShape,
                 testPath: location.files[.testImages]!, testShape: testShape)
         }
+        var (height, width) = (trainShape[0], trainShape[1])
+        if location.entry?.transposed == true {
+            transposeImages(&train.images, count: train.count, height: height, width: width)
+            transposeImages(&test.images, count: test.count, height: height, width: width)
+            (height, width) = (width, height)
+        }
         return Dataset(
             name: location.name, directory: location.folder, train: train, test: test,
-            height: trainShape[0], width: trainShape[1], classCount: classes,
+            height: height, width: width, classCount: classes,
             sha256: combinedDigest(files.map(\.sha256)), files: files)
     }
 
     private static func makeSplit(
         images: IDXArray, labels: IDXArray, location: DatasetLocation,
-        imagesRole: DatasetFileRole, labelsRole: DatasetFileRole, classCount: Int
+        imagesRole: DatasetFileRole, labelsRole: DatasetFileRole, classCount: Int, labelOffset: Int
     ) throws -> DatasetSplit {
         let imagesPath = location.files[imagesRole]!
         let labelsPath = location.files[labelsRole]!
@@ -170,14 +177,37 @@ extension Dataset {
             throw DatasetError.countMismatch(
                 imagesPath: imagesPath, imageCount: count, labelsPath: labelsPath, labelCount: labels.dimensions[0])
         }
-        let limit = UInt8(truncatingIfNeeded: classCount - 1)
+        let lowest = labelOffset, highest = labelOffset + classCount - 1
         let bad = labels.elements.withUnsafeBufferPointer { buffer in
-            buffer.firstIndex { $0 > limit }
+            buffer.firstIndex { Int($0) < lowest || Int($0) > highest }
         }
         if let bad {
             throw DatasetError.labelOutOfRange(
-                path: labelsPath, index: bad, value: labels.elements[bad], classCount: classCount)
+                path: labelsPath, index: bad, value: labels.elements[bad], classCount: classCount, firstLabel: lowest)
         }
-        return DatasetSplit(images: images.elements, labels: labels.elements, count: count)
+        var shifted = labels.elements
+        if labelOffset != 0 {
+            let delta = UInt8(labelOffset)
+            for i in shifted.indices { shifted[i] -= delta }
+        }
+        return DatasetSplit(images: images.elements, labels: shifted, count: count)
+    }
+}
+
+/// Transposes each of `count` images of `height × width` pixels in place, giving `width × height`
+/// images: pixel (r, c) of an image moves to (c, r). EMNIST stores its images this way round.
+func transposeImages(_ pixels: inout [UInt8], count: Int, height: Int, width: Int) {
+    let size = height * width
+    var scratch = [UInt8](repeating: 0, count: size)
+    pixels.withUnsafeMutableBufferPointer { all in
+        scratch.withUnsafeMutableBufferPointer { tmp in
+            for i in 0..<count {
+                let image = all.baseAddress! + i * size
+                for r in 0..<height {
+                    for c in 0..<width { tmp[c * height + r] = image[r * width + c] }
+                }
+                image.update(from: tmp.baseAddress!, count: size)
+            }
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Schema
 /// Everything that can go wrong while finding, reading or validating a dataset.
 ///
 /// `description` is one line that names the file or folder (full path), says what was expected
@@ -29,8 +30,9 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case badLabelShape(path: String, dimensions: [Int])
     /// A split's images file and labels file hold different numbers of items.
     case countMismatch(imagesPath: String, imageCount: Int, labelsPath: String, labelCount: Int)
-    /// A label is not in 0 ..< classCount.
-    case labelOutOfRange(path: String, index: Int, value: UInt8, classCount: Int)
+    /// A label is not in firstLabel ..< firstLabel + classCount (firstLabel is 0 except for
+    /// datasets labelled from 1, such as EMNIST letters).
+    case labelOutOfRange(path: String, index: Int, value: UInt8, classCount: Int, firstLabel: Int = 0)
     /// Train and test images have different sizes.
     case shapeMismatch(trainPath: String, trainShape: [Int], testPath: String, testShape: [Int])
     /// The class count asked for is not in 1 ... 256.
@@ -47,6 +49,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case missingFiles(folder: String, missing: [String])
     /// A file's SHA-256 is none of the known digests (only raised when verification is asked for).
     case checksumMismatch(path: String, expected: [String], found: String)
+    /// A zip archive cannot be read, lacks a member, or a member fails its CRC-32 or size check.
+    case badArchive(path: String, reason: String)
     /// An array cannot be written as IDX (wrong element count or dimensions).
     case cannotWrite(path: String, reason: String)
 
@@ -80,8 +84,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
             return "\(path): expected labels as a 1-D IDX array, found dimensions \(dimensions)"
         case let .countMismatch(imagesPath, imageCount, labelsPath, labelCount):
             return "\(imagesPath) holds \(imageCount) images but \(labelsPath) holds \(labelCount) labels; they must be equal"
-        case let .labelOutOfRange(path, index, value, classCount):
-            return "\(path): label \(value) at index \(index) is outside 0...\(classCount - 1) (\(classCount) classes); pass a larger class count if the data really has more classes"
+        case let .labelOutOfRange(path, index, value, classCount, firstLabel):
+            return "\(path): label \(value) at index \(index) is outside \(firstLabel)...\(firstLabel + classCount - 1) (\(classCount) classes); pass a larger class count if the data really has more classes"
         case let .shapeMismatch(trainPath, trainShape, testPath, testShape):
             return "train images \(trainPath) are \(shapeText(trainShape)) but test images \(testPath) are \(shapeText(testShape)); both splits must have the same image size"
         case let .invalidClassCount(count):
@@ -99,6 +103,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
             return "\(folder): \(what) \(missing.joined(separator: ", ")) (raw or .gz)"
         case let .checksumMismatch(path, expected, found):
             return "\(path): SHA-256 \(found) matches none of the known digests (\(expected.joined(separator: ", "))); the file is damaged or a different version; replace it, or load without checksum verification"
+        case let .badArchive(path, reason):
+            return "\(path): \(reason)"
         case let .cannotWrite(path, reason):
             return "\(path): cannot write IDX: \(reason)"
         }
@@ -137,4 +143,15 @@ private func shapeText(_ shape: [Int]) -> String {
 
 private func searchedText(_ folders: [String]) -> String {
     folders.isEmpty ? "no folders" : folders.joined(separator: ", ")
+}
+
+extension DatasetError {
+    /// A failure of the one file writer: a path it must not replace is `cannotWrite`, anything
+    /// else the operating system refused is `io`.
+    init(_ error: AtomicFileError) {
+        switch error.kind {
+        case .specialFile, .folder: self = .cannotWrite(path: error.path, reason: error.reason)
+        case .cannotCreate, .cannotWrite, .cannotReplace: self = .io(path: error.path, reason: error.reason)
+        }
+    }
 }

@@ -95,10 +95,7 @@ public func writeIDX(_ array: IDXArray, to path: String, compression: IDXCompres
     } catch let error as GzipError {
         throw DatasetError(error)
     } catch let error as AtomicFileError {
-        switch error.kind {
-        case .specialFile, .folder: throw DatasetError.cannotWrite(path: error.path, reason: error.reason)
-        case .cannotCreate, .cannotWrite, .cannotReplace: throw DatasetError.io(path: error.path, reason: error.reason)
-        }
+        throw DatasetError(error)
     }
 }
 

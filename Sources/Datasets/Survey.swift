@@ -23,6 +23,33 @@ public struct DatasetSurveyEntry: Sendable, Equatable, CustomStringConvertible {
     public var files: [DatasetFileInfo]
     /// Why the dataset could not be found or read, as one line; nil when all is well.
     public var problem: String?
+    /// The catalog entry surveyed (class count, image size, citation, download).
+    public var entry: CatalogEntry?
+
+    /// The command that downloads the dataset, when it can be downloaded.
+    public var fetchCommand: String? {
+        entry?.download == nil ? nil : "bench datasets fetch \(name)"
+    }
+
+    /// The catalog's facts, one indented line: classes, image size, how the files are read, where
+    /// the checksums come from, and the paper to cite.
+    public var details: String {
+        guard let entry else { return "" }
+        var parts = ["\(entry.classCount) classes", "\(entry.imageHeight)×\(entry.imageWidth)"]
+        if entry.transposed { parts.append("stored transposed, read upright") }
+        if entry.labelOffset != 0 {
+            parts.append("labelled \(entry.labelOffset)–\(entry.labelOffset + entry.classCount - 1), read as 0–\(entry.classCount - 1)")
+        }
+        let sources = Set(entry.knownDigests.values.flatMap { $0.map(\.source) }).sorted()
+        switch entry.download {
+        case let .zipArchive(_, archive, _, _)?:
+            parts.append("SHA-256 of the archive \(archive.name) from \(archive.source); of the single files: unknown (checked through the archive and each member's CRC-32)")
+        default:
+            parts.append(sources.isEmpty ? "SHA-256: unknown" : "SHA-256 from: " + sources.joined(separator: "; "))
+        }
+        if !entry.citation.isEmpty { parts.append("cite: \(entry.citation)") }
+        return "    " + parts.joined(separator: " · ")
+    }
 
     public var totalBytes: Int { files.reduce(0) { $0 + $1.byteCount } }
 
@@ -31,6 +58,9 @@ public struct DatasetSurveyEntry: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         let label = name.padding(to: 14)
         guard let folder else {
+            if let fetchCommand, problem?.contains("not found") ?? true {
+                return "\(label) not found    fetch it with `\(fetchCommand)` (searched: \(searched.joined(separator: ", ")))"
+            }
             return "\(label) not found    \(problem ?? "")"
         }
         var parts = ["\(label) found"]
@@ -80,10 +110,15 @@ public struct DatasetSurvey: Sendable, Equatable, CustomStringConvertible {
         entries.map(\.description).joined(separator: "\n")
     }
 
+    /// Two lines per dataset: where it is and how its checksums compare, then the catalog's facts.
+    public var report: String {
+        entries.map { $0.description + "\n" + $0.details }.joined(separator: "\n")
+    }
+
     private static func survey(_ entry: CatalogEntry, locator: DatasetLocator) -> DatasetSurveyEntry {
         var result = DatasetSurveyEntry(
             name: entry.name, summary: entry.summary, folder: nil, searched: locator.searchFolders(for: entry.name),
-            trainCount: nil, testCount: nil, height: nil, width: nil, files: [], problem: nil)
+            trainCount: nil, testCount: nil, height: nil, width: nil, files: [], problem: nil, entry: entry)
         let location: DatasetLocation
         do {
             location = try locator.locate(entry.name)

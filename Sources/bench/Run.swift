@@ -165,6 +165,8 @@ struct Run: ParsableCommand {
     @OptionGroup var study: StudyOptions
     @Flag(help: "Print the configuration as JSON and exit without running.")
     var dryRun = false
+    @Flag(help: "Download the dataset first when it is missing (as `bench datasets fetch`, verified); off by default.")
+    var fetch = false
 
     /// The experiment file, if one was given.
     func experimentFile() throws -> ExperimentFile? {
@@ -277,6 +279,7 @@ struct Run: ParsableCommand {
         }
         try reportingErrors {
             let fileSettings = try experimentFile()
+            if fetch { try fetchIfMissing(config.dataset, dataDir: dataDir ?? fileSettings?.dataDir) }
             var runner = Runner(config: config, outputDirectory: URL(fileURLWithPath: out ?? fileSettings?.out ?? "results"),
                                 dataDirectory: dataDir ?? fileSettings?.dataDir)
             runner.workers = study.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount

@@ -81,7 +81,7 @@ import Testing
     }
 
     @Test func tasksThatCannotBeSplitAreRejected() {
-        #expect(throws: ScenarioError.self) { try Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 3), dataset: mnistMini, seed: 1) }
+        #expect(throws: ScenarioError.self) { try Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 11), dataset: mnistMini, seed: 1) }
         #expect(throws: ScenarioError.self) { try Scenario(ScenarioConfig(kind: .permuted, setting: .class, tasks: 0), dataset: mnistMini, seed: 1) }
     }
 
@@ -114,5 +114,31 @@ import Testing
         // A split whose tasks are all present (digits 0 and 2 as tasks of one class each would
         // need a 5-class dataset); the full dataset passes.
         #expect(throws: Never.self) { try Scenario(ScenarioConfig(kind: .split, setting: .task, tasks: 5), dataset: mnistMini, seed: 1) }
+    }
+
+    /// The remainder rule: C classes into T tasks, ⌊C/T⌋ each and one more for the first C mod T.
+    /// Worked by hand: 26 into 5 → 6,5,5,5,5 (bounds 0,6,11,16,21,26); 26 into 13 → 2 each;
+    /// 10 into 3 → 4,3,3; 10 into 4 → 3,3,2,2; 47 into 5 → 10,10,9,9,9.
+    @Test func splitBoundsFollowTheRemainderRule() {
+        #expect(Scenario.splitBounds(classes: 26, tasks: 5) == [0, 6, 11, 16, 21, 26])
+        #expect(Scenario.splitBounds(classes: 26, tasks: 13) == Array(stride(from: 0, through: 26, by: 2)))
+        #expect(Scenario.splitBounds(classes: 10, tasks: 3) == [0, 4, 7, 10])
+        #expect(Scenario.splitBounds(classes: 10, tasks: 4) == [0, 3, 6, 8, 10])
+        #expect(Scenario.splitBounds(classes: 47, tasks: 5) == [0, 10, 20, 29, 38, 47])
+        #expect(Scenario.splitBounds(classes: 10, tasks: 5) == [0, 2, 4, 6, 8, 10])
+    }
+
+    /// Split mnist-mini into 3 tasks of 4, 3, 3 digits: every digit is used once, the tasks'
+    /// samples are those of their digits, and domain-IL has ⌈10/3⌉ = 4 outputs.
+    @Test func splitWithARemainderUsesEveryClass() throws {
+        let s = try Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 3), dataset: mnistMini, seed: 1)
+        #expect(s.tasks.map(\.classes) == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]])
+        #expect(s.outputCount == 10)
+        #expect(s.tasks[0].trainIndices.count == 2000 && s.tasks[1].trainIndices.count == 1500)
+        #expect(s.tasks[2].trainMask == [UInt8](repeating: 1, count: 10))
+        let d = try Scenario(ScenarioConfig(kind: .split, setting: .domain, tasks: 3), dataset: mnistMini, seed: 1)
+        #expect(d.outputCount == 4)
+        #expect(d.tasks[1].target == [-1, -1, -1, -1, 0, 1, 2, -1, -1, -1])
+        #expect(d.tasks[0].target.prefix(4) == [0, 1, 2, 3])
     }
 }

@@ -3,11 +3,34 @@ import Testing
 @testable import Datasets
 
 @Suite struct CatalogTests {
-    @Test func standardCatalogHasTheFiveDatasets() {
+    @Test func standardCatalogHasTheEightDatasets() {
         let catalog = DatasetCatalog.standard
-        #expect(catalog.names == ["mnist-mini", "mnist-partial", "mnist", "fashion-mnist", "kmnist"])
+        #expect(catalog.names == [
+            "mnist-mini", "mnist-partial", "mnist", "fashion-mnist", "kmnist", "emnist-letters", "emnist-balanced", "emnist-digits",
+        ])
+        #expect(catalog.entries.map(\.classCount) == [10, 10, 10, 10, 10, 26, 47, 10])
+        #expect(catalog.entries.allSatisfy { $0.imageHeight == 28 && $0.imageWidth == 28 && !$0.citation.isEmpty })
+        for entry in catalog.entries where entry.name.hasPrefix("emnist") {
+            // EMNIST: transposed images; letters labelled from 1; no published digest of the single
+            // files, so they are checked through the archive's.
+            #expect(entry.transposed && entry.knownDigests.isEmpty)
+            #expect(entry.labelOffset == (entry.name == "emnist-letters" ? 1 : 0))
+            guard case let .zipArchive(mirrors, archive, _, members)? = entry.download else { Issue.record("\(entry.name)"); continue }
+            #expect(mirrors.first == "https://biometrics.nist.gov/cs_links/EMNIST/")
+            #expect(archive.sha256 == "fb9bb67e33772a9cc0b895e4ecf36d2cf35be8b709693c3564cea2a019fcda8e" && archive.byteCount == 561_753_746)
+            let split = entry.name.dropFirst("emnist-".count)
+            #expect(members[.testLabels] == "gzip/emnist-\(split)-test-labels-idx1-ubyte.gz")
+        }
+        // A download's digest is one of the digests the loader accepts for that file.
         for entry in catalog.entries {
-            #expect(entry.classCount == 10)
+            guard case let .files(mirrors, files)? = entry.download else { continue }
+            #expect(!mirrors.isEmpty && mirrors.allSatisfy { $0.hasSuffix("/") })
+            for role in DatasetFileRole.allCases {
+                #expect(files[role]?.name == role.standardFileName)
+                #expect(entry.checksumStatus(of: role, sha256: files[role]!.sha256).isMatch, "\(entry.name) \(role)")
+            }
+        }
+        for entry in catalog.entries where !entry.name.hasPrefix("emnist") {
             for role in DatasetFileRole.allCases {
                 for known in entry.knownDigests[role] ?? [] {
                     #expect(known.sha256.count == 64 && known.sha256.allSatisfy { $0.isHexDigit && !$0.isUppercase })
