@@ -58,6 +58,19 @@ public struct ScenarioConfig: Codable, Sendable, Hashable {
         self.classOrder = classOrder
         self.maxAngle = maxAngle
     }
+
+    /// This scenario changed to `kind`, with the kind's defaults for what is not given: the one
+    /// rule both the command line (`--scenario`) and experiment files (`scenario: {kind: …}`) use.
+    /// - `setting`: as given; else domain-IL for permuted and rotated (every task has all
+    ///   classes), and this scenario's setting for split;
+    /// - `tasks`: as given; else 5 for split (two digits a task) and 10 otherwise.
+    public func choosing(kind: ScenarioKind, setting: Setting? = nil, tasks: Int? = nil) -> ScenarioConfig {
+        var out = self
+        out.kind = kind
+        out.setting = setting ?? (kind == .split ? self.setting : .domain)
+        out.tasks = tasks ?? (kind == .split ? 5 : 10)
+        return out
+    }
 }
 
 /// A scenario that cannot be built from the given dataset and settings.

@@ -109,7 +109,7 @@ public struct Trainer {
         var clock = Clock()
         var initial: [String: [Double]] = [:]
         var accuracy: [String: [[Double]]] = [:]
-        for (setting, row) in evaluator.evaluate(network) { initial[setting.rawValue] = row; accuracy[setting.rawValue] = [] }
+        for (setting, row) in evaluator.evaluate(session.networkForEvaluation()) { initial[setting.rawValue] = row; accuracy[setting.rawValue] = [] }
         evalSeconds += clock.lap()
 
         var taskLoss: [Double] = []
@@ -128,7 +128,7 @@ public struct Trainer {
             taskLoss.append(steps > 0 ? lossSum / Double(steps) : 0)
             session.endTask()
             trainSeconds += clock.lap()
-            for (setting, row) in evaluator.evaluate(network) { accuracy[setting.rawValue]!.append(row) }
+            for (setting, row) in evaluator.evaluate(session.networkForEvaluation()) { accuracy[setting.rawValue]!.append(row) }
             evalSeconds += clock.lap()
         }
         var reports: [String: [String: Double]] = [:]
@@ -151,6 +151,8 @@ public final class TrainingSession {
     let batch: Batch
     let dLogits: Matrix
     var sampler = BatchSampler(pool: [], random: RandomStream(seed: 0, purpose: "unused"))
+    /// The parameters before the current step, kept only when a component observes updates.
+    private var previous: UnsafeMutablePointer<Float>?
     /// Rows trained so far (current and appended).
     public private(set) var trainedSamples = 0
 
@@ -162,7 +164,13 @@ public final class TrainingSession {
         context = TrainingContext(scenario: scenario, network: network, optimizer: optimizer, seed: trainer.seed)
         batch = Batch(capacity: trainer.batchCapacity, inputCount: scenario.inputCount, outputCount: scenario.outputCount)
         dLogits = Matrix(rows: trainer.batchCapacity, columns: scenario.outputCount)
+        if trainer.components.contains(where: \.observesUpdates) {
+            previous = .allocate(capacity: network.parameters.count)
+            previous!.initialize(repeating: 0, count: network.parameters.count)
+        }
     }
+
+    deinit { previous?.deallocate() }
 
     /// Starts task `t`: the batch pool (tasks 1…t for `joint`), then every `beforeTask` hook.
     public func beginTask(_ t: Int) {
@@ -194,15 +202,32 @@ public final class TrainingSession {
         var loss = SoftmaxCrossEntropy.lossAndGradient(
             logits: logits, labels: batch.labels, mask: batch.masks, weights: batch.weights,
             rows: batch.count, classes: scenario.outputCount, gradient: dLogits.data)
+        for c in components { loss += c.addOutputLoss(logits: logits, gradient: dLogits.data, batch: batch, context) }
         network.backward(batch.inputs.data, outputGradient: dLogits.data, rows: batch.count)
         context.loss = loss
         for c in components { loss += c.addPenalty(context) }
-        optimizer.step(network.parameters)
+        for c in components { c.adjustGradient(context) }
+        if let previous {
+            previous.update(from: network.parameters.values, count: network.parameters.count)
+            optimizer.step(network.parameters)
+            for c in components where c.observesUpdates { c.afterUpdate(previous: previous, context) }
+        } else {
+            optimizer.step(network.parameters)
+        }
         context.step += 1
         context.taskStep += 1
         for c in components { c.afterStep(context) }
         trainedSamples += batch.count
         return loss
+    }
+
+    /// The network to evaluate: the first component's replacement (`networkForEvaluation`), else
+    /// the trained network.
+    public func networkForEvaluation() -> any Network {
+        for c in trainer.components {
+            if let replacement = c.networkForEvaluation(context) { return replacement }
+        }
+        return network
     }
 
     /// Ends the current task: every `afterTask` hook.

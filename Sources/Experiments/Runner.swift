@@ -40,7 +40,7 @@ public struct Runner {
         self.environment = environment
     }
 
-    public var store: ResultStore { ResultStore(directory: outputDirectory.appendingPathComponent(config.name)) }
+    public var store: ResultStore { ResultStore(directory: outputDirectory.appendingPathComponent(config.name), registry: config.registry) }
 
     /// What a finished experiment hands back.
     public struct Outcome: Sendable {
@@ -150,7 +150,7 @@ public struct Runner {
     /// only the tables: the plan and any cell still running elsewhere are left alone.
     public func merge() throws -> Outcome {
         let prepared = try load()
-        let planned = try PlanFile.read(prepared.planFile)
+        let planned = try PlanFile.read(prepared.planFile, registry: config.registry)
         guard planned.map(\.stamp) == prepared.jobs.map(\.stamp) else {
             throw ResultStoreError("\(prepared.planFile.path) does not hold the cells this build makes from config.json (planned by another program version, or edited): plan again, or merge with the version that planned it")
         }

@@ -153,10 +153,10 @@ import Testing
 
     @Test func validation() {
         #expect(NestedConfig().problems.isEmpty)
-        #expect(NestedConfig(periods: [4, 1]).problems.first!.contains("--nested-periods"))
-        #expect(NestedConfig(learningRates: [0.1]).problems.first!.contains("--nested-lrs"))
-        #expect(NestedConfig(consolidation: .pull).problems.first!.contains("--nested-layout parallel"))
-        #expect(NestedConfig(gamma: 0.4).problems.first!.contains("--nested-gamma"))
+        #expect(NestedConfig(periods: [4, 1]).problems.first!.contains("components.nested.periods"))
+        #expect(NestedConfig(learningRates: [0.1]).problems.first!.contains("components.nested.learningRates"))
+        #expect(NestedConfig(consolidation: .pull).problems.first!.contains("components.nested.layout parallel"))
+        #expect(NestedConfig(gamma: 0.4).problems.first!.contains("components.nested.gamma"))
         let decoded = try! JSONDecoder().decode(ComponentSettings.self, from: Data(#"{"enabled":["nested"],"nested":{"periods":[1,8]}}"#.utf8))
         #expect(decoded.nested == NestedConfig(periods: [1, 8]))
     }
