@@ -114,13 +114,14 @@ extension ExperimentConfig {
     /// The full model: every component, in hook order, that validates together with those taken
     /// before it; with the reasons the others were left out. Conflicts and supported settings are
     /// declared by the components (`ComponentConfig.conflicts`, `unsupported(in:)`), so one
-    /// validation per component decides — no search over subsets. `rejecting` adds rules to
-    /// `rejection(of:)` (for tests).
-    public func fullModel(rejecting: (String) -> String? = { _ in nil }) -> (keys: [ComponentKey], notes: [String]) {
+    /// validation per component decides — no search over subsets. `among` limits the candidates
+    /// (default: every registered component). `rejecting` adds rules to `rejection(of:)` (for tests).
+    public func fullModel(among candidates: [ComponentKey]? = nil,
+                          rejecting: (String) -> String? = { _ in nil }) -> (keys: [ComponentKey], notes: [String]) {
         func rejection(_ m: String) -> String? { rejecting(m) ?? self.rejection(of: m) }
         var full: [ComponentKey] = []
         var notes: [String] = []
-        for key in registry.keys {
+        for key in registry.ordered(candidates ?? registry.keys) {
             if let reason = rejection(Self.methodName(full + [key], registry: registry)) {
                 notes.append("\(key.rawValue) is left out of the full model: \(reason)")
             } else {
