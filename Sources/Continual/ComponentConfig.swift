@@ -170,6 +170,7 @@ public struct ComponentRegistry: @unchecked Sendable, Hashable {
         MoEConfig.self,
         PNASConfig.self,
         NestedConfig.self,
+        L2Config.self,
     ])
 
     public var keys: [ComponentKey] { types.map { $0.key } }
