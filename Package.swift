@@ -17,6 +17,7 @@ let package = Package(
     name: "Turritopsis",
     products: [
         .executable(name: "bench", targets: ["bench"]),
+        .library(name: "Schema", targets: ["Schema"]),
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Continual", targets: ["Continual"]),
@@ -33,15 +34,18 @@ let package = Package(
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
 
+        /// The results schema both the writer (Experiments) and the reader (Figures) import:
+        /// settings, metric keys, CSV columns, the clock. No dependencies.
+        .target(name: "Schema"),
         .target(name: "NeuralNet", dependencies: ["COpenBLAS"], swiftSettings: numericFlags),
         .target(name: "Datasets", dependencies: ["CZlib"]),
-        .target(name: "Continual", dependencies: ["NeuralNet", "Datasets"], swiftSettings: numericFlags),
-        .target(name: "Experiments", dependencies: ["Continual", "NeuralNet", "Datasets", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Figures", dependencies: ["CCairo", "CPNG"]),
+        .target(name: "Continual", dependencies: ["Schema", "NeuralNet", "Datasets"], swiftSettings: numericFlags),
+        .target(name: "Experiments", dependencies: ["Schema", "Continual", "NeuralNet", "Datasets", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Figures", dependencies: ["Schema", "CCairo", "CPNG"]),
         .executableTarget(
             name: "bench",
             dependencies: [
-                "Experiments", "Figures",
+                "Datasets", "NeuralNet", "Continual", "Experiments", "Figures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -50,6 +54,6 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "ContinualTests", dependencies: ["Continual"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"], exclude: ["Snapshots"]),
-        .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
+        .testTarget(name: "FiguresTests", dependencies: ["Figures", "Schema"]),
     ]
 )

@@ -1,4 +1,5 @@
 import NeuralNet
+import Schema
 
 extension ComponentKey {
     public static let ewc = ComponentKey("ewc")
@@ -130,7 +131,7 @@ public final class EWC: Component {
     /// Computes the finished task's Fisher and folds it and the current θ into the penalty.
     public func afterTask(_ context: TrainingContext) {
         let network = context.network
-        var clock = Clock()
+        var clock = MonotonicClock()
         var samples = context.taskSamples
         if let cap = config.fisherSamples, cap < samples.count {
             var shuffle = RandomStream(seed: context.seed, purpose: "fisher-samples", index: context.task)

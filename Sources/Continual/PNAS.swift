@@ -1,4 +1,5 @@
 import NeuralNet
+import Schema
 
 extension ComponentKey {
     public static let pnas = ComponentKey("pnas")
@@ -186,7 +187,7 @@ public final class PNAS: Component {
         guard let network = context.network as? ProgressiveNetwork else {
             preconditionFailure("pnas needs the ProgressiveNetwork that ComponentSettings.makeNetwork builds")
         }
-        var clock = Clock()
+        var clock = MonotonicClock()
         let k = context.task
         let store = network.parameters
         if controller == nil {

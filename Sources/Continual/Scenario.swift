@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import NeuralNet
+import Schema
 
 /// How a dataset is cut into tasks.
 public enum ScenarioKind: String, Codable, Sendable, CaseIterable {
@@ -12,27 +13,9 @@ public enum ScenarioKind: String, Codable, Sendable, CaseIterable {
     case rotated
 }
 
-/// What the learner is told at test time (van de Ven & Tolias 2019).
-public enum Setting: String, Codable, Sendable, CaseIterable, Comparable {
-    /// The task is known: only its classes (or its head) compete.
-    case task = "task-il"
-    /// The task is not known and need not be inferred: labels are shared across tasks.
-    case domain = "domain-il"
-    /// The task is not known and must be inferred: every class seen competes.
-    case `class` = "class-il"
-
-    public static func < (a: Setting, b: Setting) -> Bool { a.rawValue < b.rawValue }
-
-    /// Parses `task`, `domain`, `class` or the full names `task-il`, ….
-    public init?(argument: String) {
-        switch argument.lowercased() {
-        case "task", "task-il": self = .task
-        case "domain", "domain-il": self = .domain
-        case "class", "class-il": self = .class
-        default: return nil
-        }
-    }
-}
+/// What the learner is told at test time: the results schema's settings type
+/// (`Schema.EvalSetting`: task-IL, domain-IL, class-IL, sorted in that order).
+public typealias Setting = EvalSetting
 
 /// The order in which classes are assigned to the tasks of a split scenario.
 public enum ClassOrder: String, Codable, Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import NeuralNet
+import Schema
 
 /// How a network is trained on each task.
 public struct TrainingConfig: Codable, Sendable, Hashable {
@@ -106,7 +107,7 @@ public struct Trainer {
         let evaluator = Evaluator(scenario: scenario, capacity: min(network.capacity, config.evalBatchSize))
 
         var evalSeconds = 0.0, trainSeconds = 0.0
-        var clock = Clock()
+        var clock = MonotonicClock()
         var initial: [String: [Double]] = [:]
         var accuracy: [String: [[Double]]] = [:]
         for (setting, row) in evaluator.evaluate(session.networkForEvaluation()) { initial[setting.rawValue] = row; accuracy[setting.rawValue] = [] }
@@ -299,21 +300,5 @@ public struct Evaluator {
         return scenario.evalSettings.enumerated().map { s, setting in
             (setting, scenario.tasks.map { Double(correct[s][$0.index]) / Double($0.testIndices.count) })
         }
-    }
-}
-
-/// Wall-clock laps.
-struct Clock {
-    private var last = Clock.seconds()
-    var now: Double { Clock.seconds() }
-    mutating func lap() -> Double {
-        let t = Clock.seconds()
-        defer { last = t }
-        return t - last
-    }
-    static func seconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }

@@ -1,6 +1,7 @@
 import Continual
 import Datasets
 import Foundation
+import Schema
 import NeuralNet
 
 /// Runs every cell of an experiment (methods × seeds) and writes the result files.
@@ -203,7 +204,7 @@ public struct Runner {
         for i in indices {
             let job = jobs[i]
             report(.started(stamp: job.stamp))
-            let started = Clock.seconds()
+            let started = MonotonicClock.seconds()
             let stamp = job.stamp
             let progress = self.progress
             let record = job.run(dataset: dataset, scenario: scenarios[job.cell.seed]!) { p in
@@ -212,7 +213,7 @@ public struct Runner {
             }
             try store.write(record)
             counter.increment()
-            report(.finished(record, seconds: Clock.seconds() - started))
+            report(.finished(record, seconds: MonotonicClock.seconds() - started))
         }
     }
 

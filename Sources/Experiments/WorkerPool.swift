@@ -1,5 +1,6 @@
 import Continual
 import Foundation
+import Schema
 
 /// What the runner reports while it works, for a progress display.
 public enum RunEvent: Sendable {
@@ -158,7 +159,7 @@ public struct WorkerPool {
         process.terminationHandler = { p in
             state.lock.withLock {
                 if let entry = state.running.removeValue(forKey: p.processIdentifier) {
-                    state.ended.append((entry.index, p.terminationStatus, entry.stderr, Clock.seconds() - entry.started))
+                    state.ended.append((entry.index, p.terminationStatus, entry.stderr, MonotonicClock.seconds() - entry.started))
                 }
             }
             state.changed.signal()
@@ -167,7 +168,7 @@ public struct WorkerPool {
             do { try process.run() } catch {
                 throw ResultStoreError("cannot start the worker \(executable.path): \(error.localizedDescription)")
             }
-            state.running[process.processIdentifier] = (index, Clock.seconds(), stderr)
+            state.running[process.processIdentifier] = (index, MonotonicClock.seconds(), stderr)
         }
         events(.started(stamp: stamp))
     }
@@ -240,13 +241,4 @@ extension ResultStore {
 
     /// Whether `runs/<stamp>.json` exists.
     public func recordExists(_ stamp: String) -> Bool { FileManager.default.fileExists(atPath: runURL(stamp).path) }
-}
-
-/// Monotonic seconds.
-enum Clock {
-    static func seconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
 }

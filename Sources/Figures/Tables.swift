@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 
 /// The summary table of one evaluation setting, as LaTeX (booktabs) and Markdown.
 ///

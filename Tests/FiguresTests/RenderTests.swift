@@ -129,7 +129,7 @@ func hasPDFShape(_ b: [UInt8]) -> Bool {
         let report = try FigureRenderer.render(resultsDirectory: dir.path)
         #expect(report.figures.count == RenderTests.expectedStems.count * 3)
         let results = try ResultSet.load(directory: dir.path)
-        let ewc = results.matrices(for: .classIL).first { $0.method == "ewc" }!
+        let ewc = results.matrices(for: .class).first { $0.method == "ewc" }!
         #expect(ewc.cell(afterTask: 0, task: 1) == nil)
         #expect(ewc.cell(afterTask: 3, task: 1)?.n == 1)
         #expect(ewc.perTaskForgetting()[0]?.n == 1)
