@@ -60,6 +60,14 @@ public struct TrainingProgress: Sendable {
     public let step: Int
     public let steps: Int
     public let samplesPerSecond: Double
+
+    public init(task: Int, tasks: Int, step: Int, steps: Int, samplesPerSecond: Double) {
+        self.task = task
+        self.tasks = tasks
+        self.step = step
+        self.steps = steps
+        self.samplesPerSecond = samplesPerSecond
+    }
 }
 
 /// Trains a network on the tasks of a scenario in order and records the full accuracy matrix.

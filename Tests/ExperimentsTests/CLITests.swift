@@ -77,3 +77,13 @@ import Testing
         }
     }
 }
+
+/// The README's component table is the one `bench components` makes from the declarations.
+@Suite struct ComponentTableTests {
+    @Test func readmeHoldsTheGeneratedTable() throws {
+        let readme = try String(contentsOfFile: repositoryRoot + "/README.md", encoding: .utf8)
+        let table = ComponentRegistry.standard.markdownTable
+        #expect(readme.contains(table), "README.md's component table differs from `swift run bench components`; paste its output")
+        #expect(table.components(separatedBy: "\n").count == 2 + ComponentRegistry.standard.types.count)
+    }
+}
