@@ -17,6 +17,7 @@ let package = Package(
     name: "Turritopsis",
     products: [
         .executable(name: "bench", targets: ["bench"]),
+        .library(name: "Schema", targets: ["Schema"]),
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "DatasetFetch", targets: ["DatasetFetch"]),
@@ -35,19 +36,21 @@ let package = Package(
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
 
+        /// The results schema both the writer (Experiments) and the reader (Figures) import:
+        /// settings, metric keys, CSV columns, the clock, the atomic writer. No dependencies.
         .target(name: "Schema"),
         .target(name: "NeuralNet", dependencies: ["COpenBLAS"], swiftSettings: numericFlags),
         .target(name: "Datasets", dependencies: ["CZlib", "Schema"]),
         // Downloads over FoundationNetworking (libcurl at run time); kept out of Datasets so that
         // the libraries and their tests never load libcurl.
         .target(name: "DatasetFetch", dependencies: ["Datasets", "Schema"]),
-        .target(name: "Continual", dependencies: ["NeuralNet", "Datasets"], swiftSettings: numericFlags),
-        .target(name: "Experiments", dependencies: ["Continual", "NeuralNet", "Datasets", "Schema", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Figures", dependencies: ["CCairo", "CPNG", "Schema"]),
+        .target(name: "Continual", dependencies: ["Schema", "NeuralNet", "Datasets"], swiftSettings: numericFlags),
+        .target(name: "Experiments", dependencies: ["Schema", "Continual", "NeuralNet", "Datasets", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Figures", dependencies: ["Schema", "CCairo", "CPNG"]),
         .executableTarget(
             name: "bench",
             dependencies: [
-                "Experiments", "Figures", "Schema", "DatasetFetch",
+                "Schema", "Datasets", "DatasetFetch", "NeuralNet", "Continual", "Experiments", "Figures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,7 +59,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "DatasetFetchTests", dependencies: ["DatasetFetch", "Datasets"]),
         .testTarget(name: "ContinualTests", dependencies: ["Continual"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Figures", "Schema"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Figures", "Schema"], exclude: ["Snapshots"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures", "Schema"]),
         .testTarget(name: "SchemaTests", dependencies: ["Schema"]),
     ]

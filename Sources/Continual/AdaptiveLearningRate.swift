@@ -1,5 +1,17 @@
+extension ComponentKey {
+    public static let adaptiveLR = ComponentKey("adaptive-lr")
+}
+
+extension ComponentSettings {
+    /// The `adaptiveLR` config, if enabled; nil disables it.
+    public var adaptiveLR: AdaptiveLRConfig? {
+        get { self[AdaptiveLRConfig.self] }
+        set { self[AdaptiveLRConfig.self] = newValue }
+    }
+}
+
 /// Settings of the decaying learning rate.
-public struct AdaptiveLRConfig: Codable, Sendable, Hashable {
+public struct AdaptiveLRConfig: ComponentConfig {
     /// κ in α_t = α / (1 + κ t).
     public var kappa: Double
     /// Counts t from 0 again at the start of every task (otherwise t counts every step of the run).
@@ -10,12 +22,18 @@ public struct AdaptiveLRConfig: Codable, Sendable, Hashable {
         self.restartEachTask = restartEachTask
     }
 
-    /// Missing keys take their defaults.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        kappa = try c.decodeIfPresent(Double.self, forKey: .kappa) ?? 0.1
-        restartEachTask = try c.decodeIfPresent(Bool.self, forKey: .restartEachTask) ?? false
+    public static let key = ComponentKey.adaptiveLR
+    public static let jsonKey = "adaptiveLR"
+    public static let summary = "decaying learning rate α_t = α / (1 + κ t)"
+    public static var defaults: AdaptiveLRConfig { AdaptiveLRConfig() }
+    public static var options: [ConfigOption<AdaptiveLRConfig>] {
+        [
+            .init(\.kappa, "kappa", flag: "lr-decay", help: "κ in α/(1 + κt)", range: .atLeast(0)),
+            .init(\.restartEachTask, "restartEachTask", flag: "lr-restart", help: "restart t at each task"),
+        ]
     }
+
+    public func makeComponent(scenario: Scenario) -> any Component { AdaptiveLearningRate(self) }
 }
 
 /// The source text's "adaptive learning rate": a learning rate that decays with the optimizer
@@ -26,7 +44,7 @@ public struct AdaptiveLRConfig: Codable, Sendable, Hashable {
 /// the base α is read once, before the first task, and kept. Works in every scenario.
 public final class AdaptiveLearningRate: Component {
     public let config: AdaptiveLRConfig
-    public var key: String { ComponentKey.adaptiveLR.rawValue }
+    public var key: String { AdaptiveLRConfig.key.rawValue }
     /// α, read from the optimizer before the first task.
     public private(set) var baseLearningRate: Float?
     private var lastRate: Float = 0

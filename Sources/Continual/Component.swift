@@ -24,15 +24,28 @@ public final class TrainingContext: @unchecked Sendable {
     }
 }
 
-/// A continual-learning component: one file, a few hooks, contributions as return values.
+/// A continual-learning component's hooks for one run: contributions as return values.
 ///
-/// The trainer calls the hooks in this fixed order (components in the order of `ComponentKey`):
+/// The trainer calls the hooks in this fixed order (components in hook order, the order of the
+/// registry — `ComponentRegistry`):
 /// 1. `beforeTask` once before a task's first step;
-/// 2. for every step: `beforeStep` (may change the learning rate), `augment` (may append rows to
-///    the batch and reweigh it), then forward/backward of the task loss, then `addPenalty` (adds
-///    its gradient into the store and returns its loss value), then the optimizer step, then
-///    `afterStep`;
-/// 3. `afterTask` once after the task's last step (the Fisher, the replay buffer, …).
+/// 2. for every step:
+///    - `beforeStep` (may change the learning rate);
+///    - `augment` (may append rows to the batch and reweigh it);
+///    - the forward pass and the task loss's gradient ∂L/∂logits [N, K];
+///    - `addOutputLoss` (a loss on this batch's logits — distillation: adds its ∂/∂logits into
+///      the same gradient and returns its value);
+///    - the backward pass (into the parameter gradients);
+///    - `addPenalty` (a loss on the parameters: adds its gradient into the store, returns its value);
+///    - `adjustGradient` (may rewrite the full gradient before the step — projection);
+///    - the optimizer step; if any component `observesUpdates`, `afterUpdate` with the parameters
+///      as they were before the step (Δθ = θ − previous);
+///    - `afterStep`;
+/// 3. `afterTask` once after the task's last step (the Fisher, the replay buffer, …);
+/// 4. `networkForEvaluation` before every evaluation (after the task, and once before any
+///    training): the first component to return a network has it evaluated instead of the trained
+///    one (a classifier of its own, or a network retrained from a memory); nil keeps the trained
+///    network.
 /// A component never reaches into another component.
 public protocol Component: AnyObject {
     /// The key used on the command line and in result rows.
@@ -40,9 +53,22 @@ public protocol Component: AnyObject {
     func beforeTask(_ context: TrainingContext)
     func beforeStep(_ context: TrainingContext)
     func augment(_ batch: Batch, _ context: TrainingContext)
+    /// Adds ∂loss/∂logits of a loss on the batch's logits into `gradient` [batch.count, K] and
+    /// returns the loss value (0 and no change when the component has none).
+    func addOutputLoss(logits: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, batch: Batch,
+                       _ context: TrainingContext) -> Float
     func addPenalty(_ context: TrainingContext) -> Float
+    /// May change `context.network.parameters`' gradients before the optimizer step.
+    func adjustGradient(_ context: TrainingContext)
+    /// True when the component wants `afterUpdate` (the trainer then keeps a copy of the
+    /// parameters before every step).
+    var observesUpdates: Bool { get }
+    /// After the optimizer step: `previous` holds the parameter values before it.
+    func afterUpdate(previous: UnsafePointer<Float>, _ context: TrainingContext)
     func afterStep(_ context: TrainingContext)
     func afterTask(_ context: TrainingContext)
+    /// A network to evaluate instead of the trained one, or nil.
+    func networkForEvaluation(_ context: TrainingContext) -> (any Network)?
     /// Cost figures and diagnostics for the run record (e.g. `replay_buffer_bytes`).
     func report() -> [String: Double]
     /// Training the component did on its own, outside the trainer's steps (`pnas`'s candidate
@@ -64,9 +90,15 @@ extension Component {
     public func beforeTask(_ context: TrainingContext) {}
     public func beforeStep(_ context: TrainingContext) {}
     public func augment(_ batch: Batch, _ context: TrainingContext) {}
+    public func addOutputLoss(logits: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, batch: Batch,
+                              _ context: TrainingContext) -> Float { 0 }
     public func addPenalty(_ context: TrainingContext) -> Float { 0 }
+    public func adjustGradient(_ context: TrainingContext) {}
+    public var observesUpdates: Bool { false }
+    public func afterUpdate(previous: UnsafePointer<Float>, _ context: TrainingContext) {}
     public func afterStep(_ context: TrainingContext) {}
     public func afterTask(_ context: TrainingContext) {}
+    public func networkForEvaluation(_ context: TrainingContext) -> (any Network)? { nil }
     public func report() -> [String: Double] { [:] }
     public var search: SearchCost { SearchCost() }
 }

@@ -1,9 +1,22 @@
 import NeuralNet
+import Schema
+
+extension ComponentKey {
+    public static let ewc = ComponentKey("ewc")
+}
+
+extension ComponentSettings {
+    /// The `ewc` config, if enabled; nil disables it.
+    public var ewc: EWCConfig? {
+        get { self[EWCConfig.self] }
+        set { self[EWCConfig.self] = newValue }
+    }
+}
 
 /// Settings of elastic weight consolidation.
-public struct EWCConfig: Codable, Sendable, Hashable {
+public struct EWCConfig: ComponentConfig {
     /// How penalties of several past tasks combine.
-    public enum Variant: String, Codable, Sendable, CaseIterable {
+    public enum Variant: String, OptionEnum {
         /// One (F_t, θ*_t) per past task, the penalties summed (Kirkpatrick et al. 2017).
         case separate
         /// One running F ← γ·F + F_new and one anchor θ* = θ after the latest task (Schwarz et al. 2018).
@@ -11,7 +24,7 @@ public struct EWCConfig: Codable, Sendable, Hashable {
     }
 
     /// Which label(s) the diagonal Fisher differentiates −log p(y|x) for (van de Ven 2025).
-    public enum FisherLabels: String, Codable, Sendable, CaseIterable {
+    public enum FisherLabels: String, OptionEnum {
         /// Every active label y, its squared gradient weighted by p(y|x): the true Fisher.
         case exact
         /// One label drawn from p(·|x) per sample (an unbiased Monte-Carlo estimate of `exact`).
@@ -51,17 +64,23 @@ public struct EWCConfig: Codable, Sendable, Hashable {
         self.fisherBatch = fisherBatch
     }
 
-    /// Missing keys take their defaults.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = EWCConfig()
-        lambda = try c.decodeIfPresent(Double.self, forKey: .lambda) ?? d.lambda
-        variant = try c.decodeIfPresent(Variant.self, forKey: .variant) ?? d.variant
-        gamma = try c.decodeIfPresent(Double.self, forKey: .gamma) ?? d.gamma
-        fisherLabels = try c.decodeIfPresent(FisherLabels.self, forKey: .fisherLabels) ?? d.fisherLabels
-        fisherSamples = try c.decodeIfPresent(Int.self, forKey: .fisherSamples)
-        fisherBatch = try c.decodeIfPresent(Int.self, forKey: .fisherBatch) ?? d.fisherBatch
+    public static let key = ComponentKey.ewc
+    public static let summary = "Elastic Weight Consolidation: penalty λ/2 Σ F_i (θ_i − θ*_i)² with a per-sample diagonal Fisher; separate or online"
+    public static let citation = "Kirkpatrick et al. 2017; online: Schwarz et al. 2018"
+    public static var defaults: EWCConfig { EWCConfig() }
+    public static var options: [ConfigOption<EWCConfig>] {
+        [
+            .init(\.lambda, "lambda", flag: "ewc-lambda", help: "the penalty strength λ", range: .atLeast(0)),
+            .init(\.variant, "variant", flag: "ewc-variant", help: "separate (one penalty per task) or online"),
+            .init(\.gamma, "gamma", flag: "ewc-gamma", help: "online: the decay γ of the running Fisher", range: .openClosed(0, 1)),
+            .init(\.fisherLabels, "fisherLabels", flag: "fisher", help: "the labels the Fisher differentiates"),
+            .init(\.fisherSamples, "fisherSamples", flag: "fisher-samples", help: "samples of the task the Fisher is computed on",
+                  unset: "all", range: .atLeast(1)),
+            .init(\.fisherBatch, "fisherBatch", flag: "fisher-batch", help: "minibatch size of the batched estimate", range: .atLeast(1)),
+        ]
     }
+
+    public func makeComponent(scenario: Scenario) -> any Component { EWC(self) }
 }
 
 /// Elastic weight consolidation (Kirkpatrick et al. 2017, PNAS; online: Schwarz et al. 2018).
@@ -89,7 +108,7 @@ public struct EWCConfig: Codable, Sendable, Hashable {
 /// every scenario and setting; the Fisher uses the finished task's own training masks.
 public final class EWC: Component {
     public let config: EWCConfig
-    public var key: String { ComponentKey.ewc.rawValue }
+    public var key: String { EWCConfig.key.rawValue }
 
     private var fisher: [Float] = []
     private var anchor: [Float] = []
@@ -122,7 +141,7 @@ public final class EWC: Component {
     /// Computes the finished task's Fisher and folds it and the current θ into the penalty.
     public func afterTask(_ context: TrainingContext) {
         let network = context.network
-        var clock = Clock()
+        var clock = MonotonicClock()
         var samples = context.taskSamples
         if let cap = config.fisherSamples, cap < samples.count {
             var shuffle = RandomStream(seed: context.seed, purpose: "fisher-samples", index: context.task)

@@ -1,8 +1,20 @@
 import Foundation
 import NeuralNet
 
+extension ComponentKey {
+    public static let memory = ComponentKey("memory")
+}
+
+extension ComponentSettings {
+    /// The `memory` config, if enabled; nil disables it.
+    public var memory: MemoryConfig? {
+        get { self[MemoryConfig.self] }
+        set { self[MemoryConfig.self] = newValue }
+    }
+}
+
 /// Settings of the external attention memory.
-public struct MemoryConfig: Codable, Sendable, Hashable {
+public struct MemoryConfig: ComponentConfig {
     /// M: the number of trainable slots.
     public var slots: Int
     /// The factor on the scores: 1 (τ = 1, the source text) or 1/√H.
@@ -24,16 +36,36 @@ public struct MemoryConfig: Codable, Sendable, Hashable {
         self.reportSamples = reportSamples
     }
 
-    /// Missing keys take their defaults.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = MemoryConfig()
-        slots = try c.decodeIfPresent(Int.self, forKey: .slots) ?? d.slots
-        temperature = try c.decodeIfPresent(AttentionMemory.Temperature.self, forKey: .temperature) ?? d.temperature
-        query = try c.decodeIfPresent(AttentionMemory.Query.self, forKey: .query) ?? d.query
-        usageThreshold = try c.decodeIfPresent(Double.self, forKey: .usageThreshold) ?? d.usageThreshold
-        reportSamples = try c.decodeIfPresent(Int.self, forKey: .reportSamples) ?? d.reportSamples
+    public static let key = ComponentKey.memory
+    public static let summary = "external memory: trainable slots M [M, H] read by attention from the last hidden state and added to it before the head, h′ = h + softmax(q Mᵀ s) M"
+    public static var defaults: MemoryConfig { MemoryConfig() }
+    public static var options: [ConfigOption<MemoryConfig>] {
+        [
+            .init(\.slots, "slots", flag: "memory-slots", help: "number of slots M", range: .atLeast(1)),
+            .init(\.temperature, "temperature", flag: "memory-temperature", help: "score scale, one (τ = 1) or inv-sqrt-h (1/√H)"),
+            .init(\.query, "query", flag: "memory-query", help: "query, identity (q = h) or projection (q = W_q h)"),
+            .init(\.usageThreshold, "usageThreshold", flag: "memory-usage-threshold",
+                  help: "a slot counts as used when its mean read weight exceeds this", range: .closedOpen(0, 1)),
+            .init(\.reportSamples, "reportSamples", flag: "memory-report-samples",
+                  help: "training samples of each task read for the usage report", range: .atLeast(0)),
+        ]
     }
+    /// After `pnas` and `moe` (which hold a memory per expert) and `nested`'s parallel paths.
+    public static let networkPriority: Int? = 3
+
+    /// The memory reads the last hidden layer (with `moe`, the experts' layers: `moe` checks them).
+    public func problems(in environment: ComponentEnvironment) -> [String] {
+        guard !environment.others.contains(.moe), environment.training.hidden.isEmpty else { return [] }
+        return ["the memory reads the last hidden layer, so training.hidden needs at least one width"]
+    }
+
+    /// `MemoryMLP`: the last hidden state goes through the memory before the head.
+    public func buildNetwork(_ request: NetworkRequest, random: inout RandomStream) -> (any Network)? {
+        MemoryMLP(inputs: request.scenario.inputCount, hidden: request.training.hidden, outputs: request.scenario.outputCount,
+                  slots: slots, query: query, temperature: temperature, capacity: request.capacity, random: &random)
+    }
+
+    public func makeComponent(scenario: Scenario) -> any Component { ExternalMemory(self) }
 }
 
 /// The external memory (the source text's `ExternalMemory`): trainable slots M [M, H] read by
@@ -50,7 +82,7 @@ public struct MemoryConfig: Codable, Sendable, Hashable {
 /// several (one per expert).
 public final class ExternalMemory: Component {
     public let config: MemoryConfig
-    public var key: String { ComponentKey.memory.rawValue }
+    public var key: String { MemoryConfig.key.rawValue }
     private var figures: [String: Double] = [:]
     private var memoryCount = 0
 

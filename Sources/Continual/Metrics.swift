@@ -1,3 +1,4 @@
+import Schema
 // Continual-learning metrics over the accuracy matrix R: pure functions, formulas in the doc comments.
 
 /// Metrics of a continual-learning run, computed from its accuracy matrix.
@@ -234,26 +235,17 @@ public struct MetricSet: Codable, Sendable, Equatable {
     /// `StabilityGap.worstCaseAccuracy` (WC-ACC at the end of training).
     public var worstCaseAccuracy: Double?
 
-    /// The name of each metric: the raw value is the CSV `metric` column and the JSON key.
-    public enum Key: String, CodingKey, CaseIterable, Sendable {
-        case acc = "acc"
-        case bwt = "bwt"
-        case fwt = "fwt"
-        case forgetting = "forgetting"
-        case learningAccuracy = "learning_accuracy"
-        case averageIncrementalAccuracy = "avg_incremental_acc"
-        case intransigence = "intransigence"
-        case stabilityGap = "stability_gap"
-        case minAccuracy = "min_acc"
-        case worstCaseAccuracy = "wc_acc"
-    }
+    /// The name of each metric (`Schema.MetricKey`): the raw value is the CSV `metric` column
+    /// and the JSON key.
+    public typealias Key = MetricKey
 
     /// The JSON keys are the same stable names.
     typealias CodingKeys = Key
 
-    /// The stable snake_case names, in `Key.allCases` order: acc, bwt, fwt, forgetting,
-    /// learning_accuracy, avg_incremental_acc, intransigence, stability_gap, min_acc, wc_acc.
-    public static let names: [String] = Key.allCases.map(\.rawValue)
+    /// The stable snake_case names, in `Key.allCases` order:
+    /// acc, bwt, fwt, forgetting, learning_accuracy, avg_incremental_acc, intransigence,
+    /// stability_gap, min_acc, wc_acc.
+    public static let names: [String] = MetricKey.names
 
     /// Computes every metric from one run.
     ///

@@ -1,8 +1,20 @@
 import Foundation
 import NeuralNet
 
+extension ComponentKey {
+    public static let moe = ComponentKey("moe")
+}
+
+extension ComponentSettings {
+    /// The `moe` config, if enabled; nil disables it.
+    public var moe: MoEConfig? {
+        get { self[MoEConfig.self] }
+        set { self[MoEConfig.self] = newValue }
+    }
+}
+
 /// Settings of the mixture of experts.
-public struct MoEConfig: Codable, Sendable, Hashable {
+public struct MoEConfig: ComponentConfig {
     /// E: the number of experts.
     public var experts: Int
     /// k of top-k routing; nil = dense (every expert, weighted by the full softmax).
@@ -33,18 +45,50 @@ public struct MoEConfig: Codable, Sendable, Hashable {
     /// The importance-loss weight in effect.
     public var effectiveBalanceWeight: Double { balanceWeight ?? (topK.map { $0 < experts } == true ? 0.01 : 0) }
 
-    /// Missing keys take their defaults.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = MoEConfig()
-        experts = try c.decodeIfPresent(Int.self, forKey: .experts) ?? d.experts
-        topK = try c.decodeIfPresent(Int.self, forKey: .topK)
-        sharedHead = try c.decodeIfPresent(Bool.self, forKey: .sharedHead) ?? d.sharedHead
-        gate = try c.decodeIfPresent(MixtureOfExperts.GateInput.self, forKey: .gate) ?? d.gate
-        balanceWeight = try c.decodeIfPresent(Double.self, forKey: .balanceWeight)
-        hidden = try c.decodeIfPresent([Int].self, forKey: .hidden)
-        reportSamples = try c.decodeIfPresent(Int.self, forKey: .reportSamples) ?? d.reportSamples
+    public static let key = ComponentKey.moe
+    public static let summary = "mixture of experts: E MLP experts combined by a gate g = softmax(W_g x + b), y = Σ_e g_e · expert_e(x); dense, or top-k with the importance loss w · CV(Σ_n g_n)²; with memory, each expert has its own memory"
+    public static let citation = "Jacobs et al. 1991; Shazeer et al. 2017"
+    public static var defaults: MoEConfig { MoEConfig() }
+    public static var options: [ConfigOption<MoEConfig>] {
+        [
+            .init(\.experts, "experts", flag: "experts", help: "number of experts E", range: .atLeast(1)),
+            .init(\.topK, "topK", flag: "moe-top-k", help: "route each sample to its k highest-gated experts", unset: "dense"),
+            .init(\.sharedHead, "sharedHead", flag: "moe-shared-head", help: "one head shared by the experts"),
+            .init(\.gate, "gate", flag: "moe-gate", help: "the gate reads the input or a shared first layer"),
+            .init(\.balanceWeight, "balanceWeight", flag: "moe-balance", help: "weight w of the load-balancing (importance) loss",
+                  unset: "0.01 with top-k, 0 dense", range: .atLeast(0)),
+            .init(\.hidden, "hidden", flag: "expert-hidden", help: "hidden widths of each expert", unset: "--hidden") { widths in
+                !widths.isEmpty && widths.allSatisfy { $0 >= 1 } ? nil : "must be positive widths (got \(widths.optionText))"
+            },
+            .init(\.reportSamples, "reportSamples", flag: "moe-report-samples",
+                  help: "training samples of each task read for the gate report", range: .atLeast(0)),
+        ]
     }
+    /// After `pnas` (whose gate over columns `moe` switches on), before everything else.
+    public static let networkPriority: Int? = 1
+
+    public func problems(in environment: ComponentEnvironment) -> [String] {
+        var out: [String] = []
+        if let k = topK, k < 1 || k > experts {
+            out.append("\(Self.path("topK")) must be between 1 and \(Self.path("experts")) (\(experts)); got \(k)")
+        }
+        if (hidden ?? environment.training.hidden).isEmpty {
+            out.append("the experts need at least one hidden layer (training.hidden or \(Self.path("hidden")))")
+        }
+        return out
+    }
+
+    /// `MixtureOfExperts` of `hidden ?? training.hidden` per expert, a memory inside each expert
+    /// when `memory` is on too.
+    public func buildNetwork(_ request: NetworkRequest, random: inout RandomStream) -> (any Network)? {
+        MixtureOfExperts(
+            inputs: request.scenario.inputCount, hidden: hidden ?? request.training.hidden, outputs: request.scenario.outputCount,
+            experts: experts, topK: topK, sharedHead: sharedHead, gateInput: gate,
+            memory: request.settings[MemoryConfig.self].map { .init(slots: $0.slots, query: $0.query, temperature: $0.temperature) },
+            capacity: request.capacity, random: &random)
+    }
+
+    public func makeComponent(scenario: Scenario) -> any Component { MixtureComponent(self) }
 }
 
 /// Mixture of experts (Jacobs et al. 1991; top-k routing and the importance loss of Shazeer et al.
@@ -66,7 +110,7 @@ public struct MoEConfig: Codable, Sendable, Hashable {
 /// `balance_loss_mean` (mean importance loss per step).
 public final class MixtureComponent: Component {
     public let config: MoEConfig
-    public var key: String { ComponentKey.moe.rawValue }
+    public var key: String { MoEConfig.key.rawValue }
     private var figures: [String: Double] = [:]
     private var balanceSum = 0.0
     private var steps = 0

@@ -1,9 +1,21 @@
 import NeuralNet
 
+extension ComponentKey {
+    public static let nested = ComponentKey("nested")
+}
+
+extension ComponentSettings {
+    /// The `nested` config, if enabled; nil disables it.
+    public var nested: NestedConfig? {
+        get { self[NestedConfig.self] }
+        set { self[NestedConfig.self] = newValue }
+    }
+}
+
 /// Settings of the nested optimizer (Continuum Memory System with a learned consolidation factor).
-public struct NestedConfig: Codable, Sendable, Hashable {
+public struct NestedConfig: ComponentConfig {
     /// How the network's parameters are organised into levels.
-    public enum Layout: String, Codable, Sendable, CaseIterable {
+    public enum Layout: String, OptionEnum {
         /// Every layer has one linear path per level, the outputs summed (`ParallelMLP`), as in
         /// the nested-learning notebook: level ℓ is path ℓ of every layer.
         case parallel
@@ -13,7 +25,7 @@ public struct NestedConfig: Codable, Sendable, Hashable {
     }
 
     /// How γ is learned.
-    public enum GammaRule: String, Codable, Sendable, CaseIterable {
+    public enum GammaRule: String, OptionEnum {
         /// γ ← clip(γ + ρ(1 − L̄)) after every update of level 2, L̄ the mean training loss
         /// (task loss, without penalties) over the steps since the previous one.
         case notebook
@@ -58,67 +70,96 @@ public struct NestedConfig: Codable, Sendable, Hashable {
         self.hyperSamples = hyperSamples
     }
 
-    /// Missing keys take their defaults.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = NestedConfig()
-        periods = try c.decodeIfPresent([Int].self, forKey: .periods) ?? d.periods
-        learningRates = try c.decodeIfPresent([Double].self, forKey: .learningRates)
-        layout = try c.decodeIfPresent(Layout.self, forKey: .layout) ?? d.layout
-        rule = try c.decodeIfPresent(OptimizerKind.self, forKey: .rule)
-        consolidation = try c.decodeIfPresent(ContinuumMemoryOptimizer.Consolidation.self, forKey: .consolidation) ?? d.consolidation
-        gammaRule = try c.decodeIfPresent(GammaRule.self, forKey: .gammaRule) ?? d.gammaRule
-        gamma = try c.decodeIfPresent(Double.self, forKey: .gamma) ?? d.gamma
-        gammaMin = try c.decodeIfPresent(Double.self, forKey: .gammaMin) ?? d.gammaMin
-        gammaMax = try c.decodeIfPresent(Double.self, forKey: .gammaMax) ?? d.gammaMax
-        rho = try c.decodeIfPresent(Double.self, forKey: .rho) ?? d.rho
-        hyperSamples = try c.decodeIfPresent(Int.self, forKey: .hyperSamples) ?? d.hyperSamples
+    public static let key = ComponentKey.nested
+    public static let summary = "nested optimizer: a Continuum Memory System — parameter levels ℓ with periods C_ℓ, each level's gradients summed over C_ℓ steps and applied every C_ℓ steps — and a learned consolidation factor γ applied to the faster level after each slower update"
+    public static let citation = "Behrouz et al. 2025"
+    public static var defaults: NestedConfig { NestedConfig() }
+    public static var options: [ConfigOption<NestedConfig>] {
+        [
+            .init(\.periods, "periods", flag: "nested-periods", help: "update periods C_ℓ of the levels, fastest first", each: .atLeast(1)),
+            .init(\.learningRates, "learningRates", flag: "nested-lrs", help: "learning rate η_ℓ per level", unset: "--lr for every level") { rates in
+                rates.allSatisfy({ $0 > 0 && $0.isFinite }) ? nil : "must be positive numbers (got \(rates.optionText))"
+            },
+            .init(\.layout, "layout", flag: "nested-layout", help: "parallel (a path per level in every layer) or chain (blocks of layers)"),
+            .init(\.rule, "rule", flag: "nested-rule", help: "inner rule of every level, sgd or adam", unset: "--optimizer"),
+            .init(\.consolidation, "consolidation", flag: "nested-consolidation", help: "consolidation of the fast level, scale or pull (parallel only)"),
+            .init(\.gammaRule, "gammaRule", flag: "nested-gamma-rule", help: "how γ is learned, notebook or hypergradient"),
+            .init(\.gamma, "gamma", flag: "nested-gamma", help: "initial consolidation factor γ"),
+            .init(\.gammaMin, "gammaMin", flag: "nested-gamma-min", help: "lower bound of γ"),
+            .init(\.gammaMax, "gammaMax", flag: "nested-gamma-max", help: "upper bound of γ"),
+            .init(\.rho, "rho", flag: "nested-rho", help: "meta learning rate ρ of γ", range: .atLeast(0)),
+            .init(\.hyperSamples, "hyperSamples", flag: "nested-hyper-samples", help: "samples per task in the hypergradient's memory",
+                  range: .atLeast(1)),
+        ]
     }
+    /// After `pnas` and `moe`, before `memory`; only the `parallel` layout builds a network.
+    public static let networkPriority: Int? = 2
 
-    /// The problems of this config, one message per problem naming the option (empty when valid).
-    public var problems: [String] {
+    /// The problems of this config, ranges of single options included, each naming its key path
+    /// (empty when valid).
+    public var problems: [String] { allProblems(in: ComponentEnvironment(training: TrainingConfig(), setting: .task, others: [])) }
+
+    /// Rules between options: the level count, their order, one rate per level, γ within its
+    /// bounds, `pull` only with `parallel`.
+    public func problems(in environment: ComponentEnvironment) -> [String] {
         var out: [String] = []
-        if periods.isEmpty || periods.count > 8 { out.append("--nested-periods needs 1 to 8 levels (got \(periods.count))") }
-        if !periods.allSatisfy({ $0 >= 1 }) { out.append("--nested-periods must be positive integers (got \(periods))") }
-        if periods != periods.sorted() { out.append("--nested-periods must be listed fastest first, non-decreasing (got \(periods))") }
-        if let learningRates {
-            if learningRates.count != periods.count {
-                out.append("--nested-lrs needs one learning rate per level: \(periods.count) (got \(learningRates.count))")
-            }
-            if !learningRates.allSatisfy({ $0 > 0 && $0.isFinite }) { out.append("--nested-lrs must be positive numbers (got \(learningRates))") }
+        if periods.isEmpty || periods.count > 8 { out.append("\(Self.path("periods")) needs 1 to 8 levels (got \(periods.count))") }
+        if periods != periods.sorted() { out.append("\(Self.path("periods")) must be listed fastest first, non-decreasing (got \(periods.optionText))") }
+        if let learningRates, learningRates.count != periods.count {
+            out.append("\(Self.path("learningRates")) needs one learning rate per level: \(periods.count) (got \(learningRates.count))")
         }
         if !(gammaMin > 0 && gammaMin <= gammaMax && gammaMax <= 1) {
-            out.append("--nested-gamma-min and --nested-gamma-max must satisfy 0 < min ≤ max ≤ 1 (got \(gammaMin), \(gammaMax))")
+            out.append("\(Self.path("gammaMin")) and \(Self.path("gammaMax")) must satisfy 0 < min ≤ max ≤ 1 (got \(gammaMin.optionText), \(gammaMax.optionText))")
         }
-        if !(gamma >= gammaMin && gamma <= gammaMax) { out.append("--nested-gamma must lie in [\(gammaMin), \(gammaMax)] (got \(gamma))") }
-        if !(rho >= 0 && rho.isFinite) { out.append("--nested-rho must be a non-negative number (got \(rho))") }
-        if hyperSamples < 1 { out.append("--nested-hyper-samples must be at least 1 (got \(hyperSamples))") }
+        if !(gamma >= gammaMin && gamma <= gammaMax) {
+            out.append("\(Self.path("gamma")) must lie in [\(gammaMin.optionText), \(gammaMax.optionText)] (got \(gamma.optionText))")
+        }
         if consolidation == .pull && layout != .parallel {
-            out.append("--nested-consolidation pull needs --nested-layout parallel (the chain's levels have no slow copy of the fast weights)")
+            out.append("\(Self.path("consolidation")) pull needs \(Self.path("layout")) parallel (the chain's levels have no slow copy of the fast weights)")
         }
         return out
     }
 
+    /// The `parallel` layout is a network of its own.
+    public var conflicts: [Conflict] {
+        guard layout == .parallel else { return [] }
+        return [ComponentKey.memory, .moe, .pnas].map {
+            Conflict($0, because: "nested with \(Self.path("layout")) parallel builds the network too", remedy: "use \(Self.path("layout")) chain")
+        }
+    }
+
+    /// `parallel`: a `ParallelMLP` with one path per level (the `chain` layout assigns levels over
+    /// whichever network is built).
+    public func buildNetwork(_ request: NetworkRequest, random: inout RandomStream) -> (any Network)? {
+        guard layout == .parallel else { return nil }
+        return ParallelMLP(inputs: request.scenario.inputCount, hidden: request.training.hidden, outputs: request.scenario.outputCount,
+                           levels: periods.count, capacity: request.capacity, random: &random)
+    }
+
+    public func buildOptimizer(for network: any Network, training: TrainingConfig) -> (any Optimizer)? {
+        makeOptimizer(for: network, training: training)
+    }
+
+    public func makeComponent(scenario: Scenario) -> any Component { Nested(self) }
+
     /// The levels of `layout` in a network's parameter layout, with η_ℓ from `learningRates` or
-    /// `base`.
+    /// `base`, from what the layers declared on their slices (`ParameterSlice.layer`, `.level`).
     ///
-    /// `parallel`: slices named `….level<ℓ>.…` go to level ℓ; any other slice to level 1.
-    /// `chain`: slices are grouped into layers by the name before their last dot (`layer2.weight`
-    /// → `layer2`), in declaration order; G layers are cut into L consecutive blocks, layer g
-    /// going to level ⌊g·L/G⌋ (blocks differ in size by at most one; with G < L some levels
-    /// are empty).
+    /// `parallel`: a slice of level ℓ goes to level min(ℓ, L); a slice without a level to level 1.
+    /// `chain`: slices are grouped by their layer, in declaration order; G layers are cut into L
+    /// consecutive blocks, layer g going to level ⌊g·L/G⌋ (blocks differ in size by at most one;
+    /// with G < L some levels are empty).
     public func levels(of layout: ParameterLayout, base: Double) -> [ContinuumMemoryOptimizer.Level] {
         let L = periods.count
         var ranges = [[Range<Int>]](repeating: [], count: L)
         switch self.layout {
         case .parallel:
-            for s in layout.slices { ranges[NestedConfig.levelTag(s.name).map { min($0, L) - 1 } ?? 0].append(s.range) }
+            for s in layout.slices { ranges[(s.level.map { min($0, L) } ?? 1) - 1].append(s.range) }
         case .chain:
             var groups: [String] = []
             var groupOf: [Int] = []
             for s in layout.slices {
-                let name = s.name.split(separator: ".").dropLast().joined(separator: ".")
-                if groups.last != name { groups.append(name) }
+                if groups.last != s.layer { groups.append(s.layer) }
                 groupOf.append(groups.count - 1)
             }
             let G = groups.count
@@ -130,26 +171,19 @@ public struct NestedConfig: Codable, Sendable, Hashable {
         }
     }
 
-    /// For `pull`: each slice of level ℓ < L paired with the slice of the same name at level ℓ+1.
+    /// For `pull`: the i-th slice of layer l at level ℓ < L paired with the i-th slice of the same
+    /// layer at level ℓ+1, when their sizes agree.
     public func partners(of layout: ParameterLayout) -> [ContinuumMemoryOptimizer.Partner] {
         guard self.layout == .parallel else { return [] }
+        func slices(layer: String, level: Int) -> [ParameterSlice] { layout.slices.filter { $0.layer == layer && $0.level == level } }
         var out: [ContinuumMemoryOptimizer.Partner] = []
         for s in layout.slices {
-            guard let ℓ = NestedConfig.levelTag(s.name), ℓ < periods.count else { continue }
-            let slowName = s.name.split(separator: ".").map { $0 == "level\(ℓ)" ? "level\(ℓ + 1)" : String($0) }.joined(separator: ".")
-            if let slow = layout.slice(named: slowName), slow.count == s.count {
-                out.append(.init(level: ℓ - 1, fast: s.range, slowOffset: slow.offset))
-            }
+            guard let ℓ = s.level, ℓ < periods.count else { continue }
+            let fast = slices(layer: s.layer, level: ℓ), slow = slices(layer: s.layer, level: ℓ + 1)
+            guard let i = fast.firstIndex(of: s), i < slow.count, slow[i].count == s.count else { continue }
+            out.append(.init(level: ℓ - 1, fast: s.range, slowOffset: slow[i].offset))
         }
         return out
-    }
-
-    /// ℓ of a slice named `….level<ℓ>.…`.
-    static func levelTag(_ name: String) -> Int? {
-        for part in name.split(separator: ".") where part.hasPrefix("level") {
-            if let ℓ = Int(part.dropFirst(5)), ℓ >= 1 { return ℓ }
-        }
-        return nil
     }
 
     /// Adjacent ranges joined.
@@ -188,7 +222,7 @@ public struct NestedConfig: Codable, Sendable, Hashable {
 /// scenario, with any network (the `parallel` layout needs the network built by `nested`).
 public final class Nested: Component {
     public let config: NestedConfig
-    public var key: String { ComponentKey.nested.rawValue }
+    public var key: String { NestedConfig.key.rawValue }
 
     private var start: [Float] = []
     private var updatesAtStart: [Int] = []

@@ -1,8 +1,21 @@
 import NeuralNet
+import Schema
+
+extension ComponentKey {
+    public static let pnas = ComponentKey("pnas")
+}
+
+extension ComponentSettings {
+    /// The `pnas` config, if enabled; nil disables it.
+    public var pnas: PNASConfig? {
+        get { self[PNASConfig.self] }
+        set { self[PNASConfig.self] = newValue }
+    }
+}
 
 /// Settings of `pnas`: progressive columns whose depth (and optionally width) an LSTM controller
 /// chooses per task.
-public struct PNASConfig: Codable, Sendable, Hashable {
+public struct PNASConfig: ComponentConfig {
     /// L: slots the controller decides on; a column has 0 … L hidden layers (5 in the source text).
     public var slots: Int
     /// C: candidate architectures sampled and trained per task (4 in the issue).
@@ -44,22 +57,64 @@ public struct PNASConfig: Codable, Sendable, Hashable {
         self.gate = gate
     }
 
-    /// Missing keys take their defaults.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = PNASConfig()
-        slots = try c.decodeIfPresent(Int.self, forKey: .slots) ?? d.slots
-        candidates = try c.decodeIfPresent(Int.self, forKey: .candidates) ?? d.candidates
-        searchSteps = try c.decodeIfPresent(Int.self, forKey: .searchSteps) ?? d.searchSteps
-        searchBatchSize = try c.decodeIfPresent(Int.self, forKey: .searchBatchSize) ?? d.searchBatchSize
-        validationSamples = try c.decodeIfPresent(Int.self, forKey: .validationSamples) ?? d.validationSamples
-        beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? d.beta
-        baselineDecay = try c.decodeIfPresent(Double.self, forKey: .baselineDecay) ?? d.baselineDecay
-        controllerLearningRate = try c.decodeIfPresent(Double.self, forKey: .controllerLearningRate) ?? d.controllerLearningRate
-        controllerHidden = try c.decodeIfPresent(Int.self, forKey: .controllerHidden) ?? d.controllerHidden
-        widths = try c.decodeIfPresent([Int].self, forKey: .widths) ?? d.widths
-        gate = try c.decodeIfPresent(Bool.self, forKey: .gate) ?? d.gate
+    public static let key = ComponentKey.pnas
+    public static let summary = "progressive networks whose new column's depth an LSTM controller picks per task, trained with REINFORCE"
+    public static let citation = "Rusu et al. 2016; Williams 1992"
+    public static var defaults: PNASConfig { PNASConfig() }
+    public static var options: [ConfigOption<PNASConfig>] {
+        [
+            .init(\.slots, "slots", flag: "pnas-slots", help: "slots L, the most hidden layers a column may get", range: .closed(1, 16)),
+            .init(\.candidates, "candidates", flag: "pnas-candidates", help: "candidate architectures C sampled and trained per task", range: .atLeast(1)),
+            .init(\.searchSteps, "searchSteps", flag: "pnas-search-steps", help: "optimizer steps each candidate is trained for", range: .atLeast(1)),
+            .init(\.searchBatchSize, "searchBatchSize", flag: "pnas-search-batch", help: "rows per search step", range: .atLeast(1)),
+            .init(\.validationSamples, "validationSamples", flag: "pnas-validation",
+                  help: "training samples held out to score candidates (at most half the task)", range: .atLeast(1)),
+            .init(\.beta, "beta", flag: "pnas-beta", help: "β in reward = validation accuracy − β·parameters/first column's", range: .atLeast(0)),
+            .init(\.baselineDecay, "baselineDecay", flag: "pnas-baseline-decay", help: "decay of the controller's moving-average baseline",
+                  range: .closedOpen(0, 1)),
+            .init(\.controllerLearningRate, "controllerLearningRate", flag: "pnas-controller-lr", help: "the controller's Adam learning rate",
+                  range: .above(0)),
+            .init(\.controllerHidden, "controllerHidden", flag: "pnas-controller-hidden", help: "the controller LSTM's hidden units", range: .atLeast(1)),
+            .init(\.widths, "widths", flag: "pnas-widths", help: "width menu the controller picks from (empty: the first --hidden width)",
+                  each: .atLeast(1)),
+            .init(\.gate, "gate", flag: "pnas-gate", help: "a learned softmax gate over the columns (needed for domain-IL and class-IL)"),
+        ]
     }
+    /// First: the progressive network holds every column (`moe` then gates the columns).
+    public static let networkPriority: Int? = 0
+
+    /// `memory` and `nested` build the network too. (`moe` combines: its gate routes among the
+    /// columns.)
+    public var conflicts: [Conflict] {
+        [Conflict(.memory, because: "both build the network"), Conflict(.nested, because: "both build the network")]
+    }
+
+    public func problems(in environment: ComponentEnvironment) -> [String] {
+        environment.training.hidden.isEmpty && widths.isEmpty
+            ? ["pnas needs a width: give training.hidden or \(Self.path("widths"))"] : []
+    }
+
+    /// Without the gate (or `moe`) only task-IL: `forward` picks each task's output units through
+    /// its column's head, which needs every task to own its outputs. Domain-IL shares the outputs
+    /// between tasks and class-IL has no task id, so both need a gate to pick a column per input.
+    public func unsupported(in environment: ComponentEnvironment) -> String? {
+        if supports(environment.setting) || environment.others.contains(.moe) { return nil }
+        return "pnas without \(Self.path("gate")) supports only the task setting: in \(environment.setting.rawValue) there is no task id to pick a column (each column's head owns its task's outputs); set \(Self.path("gate")), or combine with moe, for a learned gate over the columns"
+    }
+
+    /// A `ProgressiveNetwork` with slots for one column per task, each up to `slots` hidden layers
+    /// of the widest menu width; column k's head writes task k's own output units (the task-IL
+    /// mask), or all units with the gate (switched on by `moe` too).
+    public func buildNetwork(_ request: NetworkRequest, random: inout RandomStream) -> (any Network)? {
+        let heads = request.scenario.tasks.map { task in
+            (task.evalMasks[.task] ?? task.trainMask).enumerated().compactMap { $0.element != 0 ? $0.offset : nil }
+        }
+        return ProgressiveNetwork(inputs: request.scenario.inputCount, outputs: request.scenario.outputCount, heads: heads,
+                                  maxDepth: slots, maxWidth: widthMenu(hidden: request.training.hidden).max()!,
+                                  gated: gate || request.settings.contains(.moe), capacity: request.capacity, random: &random)
+    }
+
+    public func makeComponent(scenario: Scenario) -> any Component { PNAS(self) }
 
     /// The width menu for a run whose `--hidden` is `hidden`.
     public func widthMenu(hidden: [Int]) -> [Int] { widths.isEmpty ? [hidden.first ?? 100] : widths }
@@ -116,7 +171,7 @@ public final class PNAS: Component {
     }
 
     public let config: PNASConfig
-    public var key: String { ComponentKey.pnas.rawValue }
+    public var key: String { PNASConfig.key.rawValue }
     public private(set) var controller: ArchitectureController?
     public private(set) var baseline: Double?
     public private(set) var tasks: [TaskReport] = []
@@ -138,7 +193,7 @@ public final class PNAS: Component {
         guard let network = context.network as? ProgressiveNetwork else {
             preconditionFailure("pnas needs the ProgressiveNetwork that ComponentSettings.makeNetwork builds")
         }
-        var clock = Clock()
+        var clock = MonotonicClock()
         let k = context.task
         let store = network.parameters
         if controller == nil {

@@ -1,9 +1,21 @@
 import NeuralNet
 
+extension ComponentKey {
+    public static let replay = ComponentKey("replay")
+}
+
+extension ComponentSettings {
+    /// The `replay` config, if enabled; nil disables it.
+    public var replay: ReplayConfig? {
+        get { self[ReplayConfig.self] }
+        set { self[ReplayConfig.self] = newValue }
+    }
+}
+
 /// Settings of episodic-memory replay.
-public struct ReplayConfig: Codable, Sendable, Hashable {
+public struct ReplayConfig: ComponentConfig {
     /// Which samples the memory keeps.
-    public enum Policy: String, Codable, Sendable, CaseIterable {
+    public enum Policy: String, OptionEnum {
         /// Vitter's algorithm R: after n samples, each is in memory with probability K/n.
         case reservoir
         /// First in, first out: the K most recent samples.
@@ -13,7 +25,7 @@ public struct ReplayConfig: Codable, Sendable, Hashable {
     }
 
     /// How the current and the replayed rows share the loss.
-    public enum Weighting: String, Codable, Sendable, CaseIterable {
+    public enum Weighting: String, OptionEnum {
         /// 1/t for the current rows, 1 − 1/t for the replayed ones, t = tasks so far including the
         /// current one (van de Ven & Tolias 2019).
         case tasks
@@ -35,15 +47,27 @@ public struct ReplayConfig: Codable, Sendable, Hashable {
         self.weighting = weighting
     }
 
-    /// Missing keys take their defaults.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = ReplayConfig()
-        capacity = try c.decodeIfPresent(Int.self, forKey: .capacity) ?? d.capacity
-        policy = try c.decodeIfPresent(Policy.self, forKey: .policy) ?? d.policy
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize)
-        weighting = try c.decodeIfPresent(Weighting.self, forKey: .weighting) ?? d.weighting
+    public static let key = ComponentKey.replay
+    public static let summary = "episodic memory: a buffer of past samples, replayed into each batch and weighted 1/t (current) and 1−1/t (replay)"
+    public static let citation = "Chaudhry et al. 2019"
+    public static var defaults: ReplayConfig { ReplayConfig() }
+    public static var options: [ConfigOption<ReplayConfig>] {
+        [
+            .init(\.capacity, "capacity", flag: "replay-capacity", help: "buffer capacity in samples, in total", range: .atLeast(1)),
+            .init(\.policy, "policy", flag: "replay-policy", help: "which samples the buffer keeps"),
+            .init(\.batchSize, "batchSize", flag: "replay-batch-size", help: "replayed samples per step", unset: "--batch-size"),
+            .init(\.weighting, "weighting", flag: "replay-weighting", help: "loss weighting, tasks (1/t current, 1−1/t replay) or average"),
+        ]
     }
+
+    /// The replay batch must fit beside the current one: 1 ≤ batchSize ≤ training.batchSize.
+    public func problems(in environment: ComponentEnvironment) -> [String] {
+        let size = batchSize ?? environment.training.batchSize
+        guard size < 1 || size > environment.training.batchSize else { return [] }
+        return ["\(Self.path("batchSize")) must be between 1 and training.batchSize (\(environment.training.batchSize)); got \(size)"]
+    }
+
+    public func makeComponent(scenario: Scenario) -> any Component { Replay(self, scenario: scenario) }
 }
 
 /// Experience replay from an episodic memory of K sample references (Chaudhry et al. 2019).
@@ -62,7 +86,7 @@ public struct ReplayConfig: Codable, Sendable, Hashable {
 /// starts with the second task. Works in every scenario and setting.
 public final class Replay: Component {
     public let config: ReplayConfig
-    public var key: String { ComponentKey.replay.rawValue }
+    public var key: String { ReplayConfig.key.rawValue }
     private let scenario: Scenario
     /// The memory, at most `capacity` references.
     public private(set) var memory: [SampleRef] = []

@@ -1,5 +1,6 @@
 import Foundation
 import NeuralNet
+import Schema
 
 /// How a network is trained on each task.
 public struct TrainingConfig: Codable, Sendable, Hashable {
@@ -135,6 +136,14 @@ public struct TrainingProgress: Sendable {
     public let step: Int
     public let steps: Int
     public let samplesPerSecond: Double
+
+    public init(task: Int, tasks: Int, step: Int, steps: Int, samplesPerSecond: Double) {
+        self.task = task
+        self.tasks = tasks
+        self.step = step
+        self.steps = steps
+        self.samplesPerSecond = samplesPerSecond
+    }
 }
 
 /// Trains a network on the tasks of a scenario in order and records the full accuracy matrix.
@@ -182,10 +191,10 @@ public struct Trainer {
         let evaluator = Evaluator(scenario: scenario, capacity: min(network.capacity, config.evalBatchSize))
 
         var evalSeconds = 0.0, trainSeconds = 0.0
-        var clock = Clock()
+        var clock = MonotonicClock()
         var initial: [String: [Double]] = [:]
         var accuracy: [String: [[Double]]] = [:]
-        for (setting, row) in evaluator.evaluate(network) { initial[scenario.evaluationName(setting)] = row; accuracy[scenario.evaluationName(setting)] = [] }
+        for (setting, row) in evaluator.evaluate(session.networkForEvaluation()) { initial[scenario.evaluationName(setting)] = row; accuracy[scenario.evaluationName(setting)] = [] }
         evalSeconds += clock.lap()
 
         // The curve's evaluations (with `evalEvery`): their time counts as evaluation, not training.
@@ -236,7 +245,7 @@ public struct Trainer {
             trainSeconds += clock.lap() - curveSeconds
             evalSeconds += curveSeconds
             curveSeconds = 0
-            for (setting, row) in evaluator.evaluate(network) { accuracy[scenario.evaluationName(setting)]!.append(row) }
+            for (setting, row) in evaluator.evaluate(session.networkForEvaluation()) { accuracy[scenario.evaluationName(setting)]!.append(row) }
             evalSeconds += clock.lap()
         }
         curve?.taskStarts.append(globalStep)
@@ -283,6 +292,8 @@ public final class TrainingSession {
     let batch: Batch
     let dLogits: Matrix
     var sampler = BatchSampler(pool: [], random: RandomStream(seed: 0, purpose: "unused"))
+    /// The parameters before the current step, kept only when a component observes updates.
+    private var previous: UnsafeMutablePointer<Float>?
     /// Rows trained so far (current and appended).
     public private(set) var trainedSamples = 0
 
@@ -294,7 +305,13 @@ public final class TrainingSession {
         context = TrainingContext(scenario: scenario, network: network, optimizer: optimizer, seed: trainer.seed)
         batch = Batch(capacity: trainer.batchCapacity, inputCount: scenario.inputCount, outputCount: scenario.outputCount)
         dLogits = Matrix(rows: trainer.batchCapacity, columns: scenario.outputCount)
+        if trainer.components.contains(where: \.observesUpdates) {
+            previous = .allocate(capacity: network.parameters.count)
+            previous!.initialize(repeating: 0, count: network.parameters.count)
+        }
     }
+
+    deinit { previous?.deallocate() }
 
     /// Starts task `t`: the batch pool (tasks 1…t for `joint`), then every `beforeTask` hook.
     public func beginTask(_ t: Int) {
@@ -326,15 +343,32 @@ public final class TrainingSession {
         var loss = SoftmaxCrossEntropy.lossAndGradient(
             logits: logits, labels: batch.labels, mask: batch.masks, weights: batch.weights,
             rows: batch.count, classes: scenario.outputCount, gradient: dLogits.data)
+        for c in components { loss += c.addOutputLoss(logits: logits, gradient: dLogits.data, batch: batch, context) }
         network.backward(batch.inputs.data, outputGradient: dLogits.data, rows: batch.count)
         context.loss = loss
         for c in components { loss += c.addPenalty(context) }
-        optimizer.step(network.parameters)
+        for c in components { c.adjustGradient(context) }
+        if let previous {
+            previous.update(from: network.parameters.values, count: network.parameters.count)
+            optimizer.step(network.parameters)
+            for c in components where c.observesUpdates { c.afterUpdate(previous: previous, context) }
+        } else {
+            optimizer.step(network.parameters)
+        }
         context.step += 1
         context.taskStep += 1
         for c in components { c.afterStep(context) }
         trainedSamples += batch.count
         return loss
+    }
+
+    /// The network to evaluate: the first component's replacement (`networkForEvaluation`), else
+    /// the trained network.
+    public func networkForEvaluation() -> any Network {
+        for c in trainer.components {
+            if let replacement = c.networkForEvaluation(context) { return replacement }
+        }
+        return network
     }
 
     /// Ends the current task: the optimizer's `endTask` (a nested optimizer applies its partial
@@ -414,21 +448,5 @@ public struct Evaluator {
         return scenario.evalSettings.enumerated().map { s, setting in
             (setting, (0..<tasks).map { Double(correct[s][$0]) / Double(indices[$0].count) })
         }
-    }
-}
-
-/// Wall-clock laps.
-struct Clock {
-    private var last = Clock.seconds()
-    var now: Double { Clock.seconds() }
-    mutating func lap() -> Double {
-        let t = Clock.seconds()
-        defer { last = t }
-        return t - last
-    }
-    static func seconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }

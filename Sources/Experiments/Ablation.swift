@@ -1,5 +1,6 @@
 import Continual
 import Foundation
+import Schema
 
 /// The paired differences of an ablation study, per component, evaluated setting and metric.
 ///
@@ -103,7 +104,7 @@ public struct AblationAnalysis: Sendable {
     /// first five and `eval`); the CI is empty with a single seed; `interval` is how it was made
     /// (`IntervalMethod`: `paired-t` or `bootstrap-percentile`).
     public static func csv(_ rows: [Row]) -> String {
-        var lines = ["component,eval,metric,delta,ci_low,ci_high,n,with,without,interval"]
+        var lines = [ResultColumns.header(ResultColumns.comparison)]
         for r in rows {
             lines.append([r.component, r.eval, r.metric, format(r.delta.meanDifference), format(r.delta.ciLow),
                           format(r.delta.ciHigh), String(r.delta.n), r.with, r.without,

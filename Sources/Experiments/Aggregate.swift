@@ -1,5 +1,6 @@
 import Continual
 import Foundation
+import Schema
 
 /// The tables made from a set of run records: the long-format matrix, the per-method summary
 /// with confidence intervals, and the Markdown table printed at the end of a run.
@@ -71,7 +72,7 @@ public struct Aggregate: Sendable {
     /// `method,seed,eval,after_task,task,accuracy`; after_task 0 is the evaluation before any
     /// training; tasks are numbered from 1.
     public var matrixCSV: String {
-        var lines = ["method,seed,eval,after_task,task,accuracy"]
+        var lines = [ResultColumns.header(ResultColumns.matrix)]
         for method in methods {
             for run in runs(method) {
                 for setting in settings {
@@ -124,7 +125,7 @@ public struct Aggregate: Sendable {
 
     /// `experiment,method,eval,metric,mean,std,sem,ci_low,ci_high,n`.
     public var summaryCSV: String {
-        var lines = ["experiment,method,eval,metric,mean,std,sem,ci_low,ci_high,n"]
+        var lines = [ResultColumns.header(ResultColumns.summary)]
         for s in summaries {
             let x = s.summary
             lines.append([experiment, s.method, s.setting, s.metric, format(x.mean), format(x.std), format(x.sem),
@@ -170,7 +171,7 @@ public struct Aggregate: Sendable {
 
     /// `experiment,method,metric,mean,std,sem,ci_low,ci_high,n`: the cost figures (`costSummaries`).
     public var costsCSV: String {
-        var lines = ["experiment,method,metric,mean,std,sem,ci_low,ci_high,n"]
+        var lines = [ResultColumns.header(ResultColumns.costs)]
         for s in costSummaries {
             let x = s.summary
             lines.append([experiment, s.method, s.metric, format(x.mean), format(x.std), format(x.sem),

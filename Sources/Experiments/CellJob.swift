@@ -120,22 +120,24 @@ public enum PlanFile {
     }
 
     /// Reads the jobs of a plan file; throws naming the file and the line of a bad entry.
-    public static func read(_ url: URL) throws -> [CellJob] {
+    public static func read(_ url: URL, registry: ComponentRegistry = .standard) throws -> [CellJob] {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw ResultStoreError("cannot read the plan \(url.path): \(error.localizedDescription)")
         }
         var jobs: [CellJob] = []
         for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            jobs.append(try job(String(line), source: "\(url.path), line \(i + 1)"))
+            jobs.append(try job(String(line), source: "\(url.path), line \(i + 1)", registry: registry))
         }
         return jobs
     }
 
     /// Decodes one job and checks that its stamp is its cell's.
-    public static func job(_ json: String, source: String) throws -> CellJob {
+    public static func job(_ json: String, source: String, registry: ComponentRegistry = .standard) throws -> CellJob {
         let job: CellJob
-        do { job = try JSONDecoder().decode(CellJob.self, from: Data(json.utf8)) } catch {
+        let decoder = JSONDecoder()
+        decoder.userInfo[.componentRegistry] = registry
+        do { job = try decoder.decode(CellJob.self, from: Data(json.utf8)) } catch {
             throw ResultStoreError("\(source) is not a cell (\(error))")
         }
         guard job.stamp == job.cell.stamp else {

@@ -109,10 +109,25 @@ public struct ExperimentFile: Sendable {
         // A key the decoder did not use is not in the re-encoded configuration.
         let decoded = try JSONSerialization.jsonObject(with: encoder.encode(config)) as! [String: Any]
         if let (keys, known) = unknownKey(file, decoded, path: []) {
-            let all = Set(known).union(propertyNames(of: config, at: keys.dropLast()))
+            // Under `components`, the registry's keys and each component's declared options.
+            let declared: [String]? = switch (keys.count, keys.first) {
+            case (2, "components"): config.registry.types.map { $0.jsonKey }
+            case (3, "components"): config.registry.type(jsonKey: keys[1])?.componentOptions.map(\.name)
+            default: nil
+            }
+            let all = Set(known).union(declared ?? propertyNames(of: config, at: keys.dropLast()))
             throw fail("unknown key (known here: \(all.sorted().joined(separator: ", ")))", at: keys)
         }
         result.config = config
+        // A scenario kind takes the kind's defaults for what the file does not give, as `--scenario` does.
+        if let scenario = file["scenario"] as? [String: Any], scenario["kind"] != nil {
+            let chosen = preset.config.scenario.choosing(
+                kind: config.scenario.kind, setting: scenario["setting"] != nil ? config.scenario.setting : nil,
+                tasks: scenario["tasks"] != nil ? config.scenario.tasks : nil)
+            result.config.scenario.kind = chosen.kind
+            result.config.scenario.setting = chosen.setting
+            result.config.scenario.tasks = chosen.tasks
+        }
         return result
     }
 

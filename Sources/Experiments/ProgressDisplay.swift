@@ -1,5 +1,6 @@
 import Continual
 import Foundation
+import Schema
 
 /// Shows a run's progress from its `RunEvent`s.
 ///
@@ -29,7 +30,7 @@ public final class ProgressDisplay: @unchecked Sendable {
 
     public func handle(_ event: RunEvent) {
         lock.withLock {
-            let now = Clock.seconds()
+            let now = MonotonicClock.seconds()
             switch event {
             case .begin(let total, let done, let workers):
                 self.total = total

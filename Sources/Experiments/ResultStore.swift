@@ -61,9 +61,14 @@ public struct ResultStoreError: Error, CustomStringConvertible {
 /// folder, then a rename), so an interrupted run never leaves a half-written file.
 public struct ResultStore: Sendable {
     public let directory: URL
+    /// The components records may name (a program with components of its own passes its registry).
+    public var registry: ComponentRegistry
     public var runsDirectory: URL { directory.appendingPathComponent("runs") }
 
-    public init(directory: URL) { self.directory = directory }
+    public init(directory: URL, registry: ComponentRegistry = .standard) {
+        self.directory = directory
+        self.registry = registry
+    }
 
     /// Creates the folders; throws naming the folder if that is impossible.
     public func prepare() throws {
@@ -104,7 +109,9 @@ public struct ResultStore: Sendable {
         let url = runURL(stamp)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         do {
-            return try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: url))
+            let decoder = JSONDecoder()
+            decoder.userInfo[.componentRegistry] = registry
+            return try decoder.decode(RunRecord.self, from: Data(contentsOf: url))
         } catch {
             throw ResultStoreError("\(url.path) is not a readable run record (\(error)); delete it to run the cell again")
         }

@@ -46,7 +46,7 @@ public struct Runner {
         self.environment = environment
     }
 
-    public var store: ResultStore { ResultStore(directory: outputDirectory.appendingPathComponent(config.name)) }
+    public var store: ResultStore { ResultStore(directory: outputDirectory.appendingPathComponent(config.name), registry: config.registry) }
 
     /// What a finished experiment hands back.
     public struct Outcome: Sendable {
@@ -166,7 +166,7 @@ public struct Runner {
     /// only the tables: the plan and any cell still running elsewhere are left alone.
     public func merge() throws -> Outcome {
         let prepared = try load()
-        let planned = try PlanFile.read(prepared.planFile)
+        let planned = try PlanFile.read(prepared.planFile, registry: config.registry)
         guard planned.map(\.stamp) == prepared.jobs.map(\.stamp) else {
             throw ResultStoreError("\(prepared.planFile.path) does not hold the cells this build makes from config.json (planned by another program version, or edited): plan again, or merge with the version that planned it")
         }
@@ -219,7 +219,7 @@ public struct Runner {
         for i in indices {
             let job = jobs[i]
             report(.started(stamp: job.stamp))
-            let started = Clock.seconds()
+            let started = MonotonicClock.seconds()
             let stamp = job.stamp
             let progress = self.progress
             let record = job.run(dataset: dataset, scenario: scenarios[job.cell.seed]!) { p in
@@ -228,7 +228,7 @@ public struct Runner {
             }
             try store.write(record)
             counter.increment()
-            report(.finished(record, seconds: Clock.seconds() - started))
+            report(.finished(record, seconds: MonotonicClock.seconds() - started))
         }
     }
 

@@ -1,6 +1,7 @@
 import Continual
 import Datasets
 import Foundation
+import Schema
 import NeuralNet
 
 /// Training and evaluation throughput of the real training loop on synthetic data, beside the
@@ -72,11 +73,7 @@ public struct SpeedReport: Sendable {
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
+    static func now() -> Double { MonotonicClock.seconds() }
 }
 
 /// The training cost of several component sets measured side by side: the same synthetic data,

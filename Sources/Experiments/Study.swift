@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Every design runs over the experiment's seeds, so the compared methods are matched: for one
 /// seed they see the same class order, permutations and initial weights. The component list is
-/// always `ComponentKey.allCases`, so a new component is ablatable without edits here.
+/// always the registry's, so a new component is ablatable without edits here.
 public enum AblationDesign: Codable, Sendable, Hashable {
     /// The full model, the full model without each listed component (all of the full model's
     /// components when `nil`), finetune and joint. Deltas: full − ablated.
@@ -28,7 +28,7 @@ public enum AblationDesign: Codable, Sendable, Hashable {
     }
 
     /// Parses `argument`'s forms; throws naming the unknown component.
-    public init(argument: String) throws {
+    public init(argument: String, registry: ComponentRegistry = .standard) throws {
         switch argument {
         case "all": self = .leaveOneOut(nil)
         case "add-one": self = .addOne
@@ -37,8 +37,9 @@ public enum AblationDesign: Codable, Sendable, Hashable {
             let parts = argument.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             var keys: [ComponentKey] = []
             for part in parts {
-                guard let key = ComponentKey(rawValue: part) else {
-                    let known = ComponentKey.allCases.map(\.rawValue).joined(separator: ", ")
+                let key = ComponentKey(part)
+                guard registry.type(of: key) != nil else {
+                    let known = registry.keys.map(\.rawValue).joined(separator: ", ")
                     throw ConfigError("--ablate: '\(part)' is not a component (expected all, or some of \(known), comma-separated)")
                 }
                 if !keys.contains(key) { keys.append(key) }
@@ -51,7 +52,8 @@ public enum AblationDesign: Codable, Sendable, Hashable {
     // Encoded as its argument text, so that a config file says `ablation: ewc` or `ablation: all`.
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        do { try self.init(argument: text) } catch let error as ConfigError {
+        let registry = decoder.userInfo[.componentRegistry] as? ComponentRegistry ?? .standard
+        do { try self.init(argument: text, registry: registry) } catch let error as ConfigError {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
         }
     }
@@ -92,10 +94,10 @@ public struct StudyPlan: Sendable, Equatable {
 }
 
 extension ExperimentConfig {
-    /// The method name of a component set: its keys in `ComponentKey` order joined by `+`;
-    /// `finetune` for the empty set.
-    public static func methodName(_ keys: [ComponentKey]) -> String {
-        let ordered = ComponentKey.allCases.filter(keys.contains)
+    /// The method name of a component set: its keys in hook order joined by `+`; `finetune` for
+    /// the empty set.
+    public static func methodName(_ keys: [ComponentKey], registry: ComponentRegistry = .standard) -> String {
+        let ordered = registry.ordered(keys)
         return ordered.isEmpty ? "finetune" : ordered.map(\.rawValue).joined(separator: "+")
     }
 
@@ -109,24 +111,22 @@ extension ExperimentConfig {
         do { try copy.validate(); return nil } catch let error as ConfigError { return error.description } catch { return "\(error)" }
     }
 
-    /// The largest set of components that validates together, preferring earlier components
-    /// (`ComponentKey` order) among sets of equal size; with the reasons the others were left out.
-    /// `rejecting` adds rules to `rejection(of:)` (for tests).
-    public func fullModel(rejecting: (String) -> String? = { _ in nil }) -> (keys: [ComponentKey], notes: [String]) {
+    /// The full model: every component, in hook order, that validates together with those taken
+    /// before it; with the reasons the others were left out. Conflicts and supported settings are
+    /// declared by the components (`ComponentConfig.conflicts`, `unsupported(in:)`), so one
+    /// validation per component decides — no search over subsets. `among` limits the candidates
+    /// (default: every registered component). `rejecting` adds rules to `rejection(of:)` (for tests).
+    public func fullModel(among candidates: [ComponentKey]? = nil,
+                          rejecting: (String) -> String? = { _ in nil }) -> (keys: [ComponentKey], notes: [String]) {
         func rejection(_ m: String) -> String? { rejecting(m) ?? self.rejection(of: m) }
-        let all = ComponentKey.allCases
-        let subsets = (0..<(1 << all.count)).map { mask in all.indices.filter { mask & (1 << $0) != 0 }.map { all[$0] } }
-        // Larger sets first; among equal sizes, the set whose components come earliest.
-        let ordered = subsets.sorted { a, b in
-            if a.count != b.count { return a.count > b.count }
-            let ia = a.map { all.firstIndex(of: $0)! }, ib = b.map { all.firstIndex(of: $0)! }
-            return ia.lexicographicallyPrecedes(ib)
-        }
-        let full = ordered.first { rejection(Self.methodName($0)) == nil } ?? []
+        var full: [ComponentKey] = []
         var notes: [String] = []
-        for key in all where !full.contains(key) {
-            let reason = rejection(Self.methodName(full + [key])) ?? "not valid together with the others"
-            notes.append("\(key.rawValue) is left out of the full model: \(reason)")
+        for key in registry.ordered(candidates ?? registry.keys) {
+            if let reason = rejection(Self.methodName(full + [key], registry: registry)) {
+                notes.append("\(key.rawValue) is left out of the full model: \(reason)")
+            } else {
+                full.append(key)
+            }
         }
         return (full, notes)
     }
@@ -151,7 +151,7 @@ extension ExperimentConfig {
         var designed: [String] = []
         var comparisons: [Comparison] = []
         var sets: [[ComponentKey]] = []
-        let fullName = Self.methodName(full)
+        let fullName = Self.methodName(full, registry: registry)
         switch design {
         case .leaveOneOut(let keys):
             let targets = keys ?? full
@@ -161,7 +161,7 @@ extension ExperimentConfig {
                 guard full.contains(key) else {
                     throw ConfigError("--ablate \(key.rawValue): \(key.rawValue) is not part of the full model here (\(notes.first { $0.hasPrefix(key.rawValue + " ") } ?? "not valid"))")
                 }
-                let ablated = Self.methodName(full.filter { $0 != key })
+                let ablated = Self.methodName(full.filter { $0 != key }, registry: registry)
                 if let reason = rejection(ablated) {
                     notes.append("full − \(key.rawValue) (\(ablated)) is not run: \(reason)")
                     continue
@@ -170,8 +170,8 @@ extension ExperimentConfig {
                 comparisons.append(Comparison(kind: .leaveOneOut, component: key, with: fullName, without: ablated))
             }
         case .addOne:
-            for key in ComponentKey.allCases {
-                let name = Self.methodName([key])
+            for key in registry.keys {
+                let name = Self.methodName([key], registry: registry)
                 if let reason = rejection(name) {
                     notes.append("\(name) alone is not run: \(reason)")
                     continue
@@ -188,7 +188,7 @@ extension ExperimentConfig {
                     return a.map { all.firstIndex(of: $0)! }.lexicographicallyPrecedes(b.map { all.firstIndex(of: $0)! })
                 }
             for set in subsets {
-                let name = Self.methodName(set)
+                let name = Self.methodName(set, registry: registry)
                 if let reason = rejection(name) {
                     notes.append("\(name) is not run: \(reason)")
                     continue
@@ -197,7 +197,7 @@ extension ExperimentConfig {
                 sets.append(set)
             }
             for key in full {
-                let ablated = Self.methodName(full.filter { $0 != key })
+                let ablated = Self.methodName(full.filter { $0 != key }, registry: registry)
                 if designed.contains(ablated) && designed.contains(fullName) {
                     comparisons.append(Comparison(kind: .leaveOneOut, component: key, with: fullName, without: ablated))
                 }

@@ -162,7 +162,7 @@ public struct WorkerPool {
         process.terminationHandler = { p in
             state.lock.withLock {
                 if let entry = state.running.removeValue(forKey: p.processIdentifier) {
-                    state.ended.append((entry.index, p.processIdentifier, p.terminationStatus, entry.stderr, Clock.seconds() - entry.started))
+                    state.ended.append((entry.index, p.processIdentifier, p.terminationStatus, entry.stderr, MonotonicClock.seconds() - entry.started))
                 }
             }
             state.changed.signal()
@@ -171,7 +171,7 @@ public struct WorkerPool {
             do { try process.run() } catch {
                 throw ResultStoreError("cannot start the worker \(executable.path): \(error.localizedDescription)")
             }
-            state.running[process.processIdentifier] = (index, Clock.seconds(), stderr)
+            state.running[process.processIdentifier] = (index, MonotonicClock.seconds(), stderr)
         }
         events(.started(stamp: stamp))
     }
@@ -233,13 +233,4 @@ extension ResultStore {
 
     /// Whether `runs/<stamp>.json` exists.
     public func recordExists(_ stamp: String) -> Bool { FileManager.default.fileExists(atPath: runURL(stamp).path) }
-}
-
-/// Monotonic seconds.
-enum Clock {
-    static func seconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
 }

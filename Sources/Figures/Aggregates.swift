@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 
 /// The mean of a sample over seeds with its 95% Student-t confidence interval.
 struct Estimate: Sendable, Equatable {

@@ -61,11 +61,12 @@ public enum FigureRenderer {
         }
 
         var report = RenderReport(resultsDirectory: resultsDirectory, figures: [], tables: [], notes: plan.notes)
-        let jobs = FigureJobs(figures: plan.figures, provenance: Provenance(results.info), folder: figureFolder)
-        jobs.run()
-        // Report in plan order; the first failure (in that order) is the one thrown.
-        for outcome in jobs.outcomes {
-            report.figures += try outcome!.get()
+        // One figure after another, in plan order: cairo's toy font API, which every canvas uses,
+        // is not safe to enter from several threads at once (Debian 12's cairo 1.16 crashed about
+        // one run in three when figures were rendered concurrently).
+        let provenance = Provenance(results.info)
+        for figure in plan.figures {
+            report.figures += try write(figure, provenance: provenance, folder: figureFolder)
         }
         for (name, text) in plan.tables {
             let path = (tableFolder as NSString).appendingPathComponent(name)
@@ -76,36 +77,9 @@ public enum FigureRenderer {
     }
 }
 
-/// Encodes and writes figures one after another. (Rendering them on several threads at once
-/// crashed inside cairo about one run in three on Debian 12's cairo 1.16 — its toy font API,
-/// which every canvas uses, is not safe to enter from several threads at the same time.)
-private final class FigureJobs: @unchecked Sendable {
-    let figures: [Figure]
-    let provenance: Provenance
-    let folder: String
-    private(set) var outcomes: [Result<[String], FiguresError>?]
-
-    init(figures: [Figure], provenance: Provenance, folder: String) {
-        self.figures = figures
-        self.provenance = provenance
-        self.folder = folder
-        outcomes = Array(repeating: nil, count: figures.count)
-    }
-
-    func run() {
-        outcomes.withUnsafeMutableBufferPointer { slots in
-            let slots = SendableSlots(base: slots.baseAddress!)
-            for i in figures.indices {
-                let figure = self.figures[i]
-                slots.base[i] = Result { try self.write(figure) }.mapError { error in
-                    error as? FiguresError ?? FiguresError(.renderFailed, path: figure.stem, "\(error)")
-                }
-            }
-        }
-    }
-
+extension FigureRenderer {
     /// Writes the PNG, PDF and SVG of one figure and returns their paths.
-    private func write(_ figure: Figure) throws -> [String] {
+    private static func write(_ figure: Figure, provenance: Provenance, folder: String) throws -> [String] {
         let base = (folder as NSString).appendingPathComponent(figure.stem)
         var written: [String] = []
         for (ext, encode) in [("png", FigureEncoder.png), ("pdf", FigureEncoder.pdf), ("svg", FigureEncoder.svg)] {
@@ -121,10 +95,6 @@ private final class FigureJobs: @unchecked Sendable {
         }
         return written
     }
-}
-
-private struct SendableSlots: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Result<[String], FiguresError>?>
 }
 
 /// The figures and tables one results directory gives, built before anything is written.

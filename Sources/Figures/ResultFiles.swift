@@ -1,29 +1,7 @@
 import Foundation
+import Schema
 
 /// An evaluation setting of a continual-learning run (van de Ven & Tolias 2019).
-public enum EvalSetting: String, Sendable, CaseIterable, Comparable {
-    case taskIL = "task-il"
-    case domainIL = "domain-il"
-    case classIL = "class-il"
-    /// A network trained in class-IL, evaluated with each task's own outputs competing: not the
-    /// Task-IL of the literature, whose network is trained in task-IL.
-    case classILTaskMasked = "class-il-task-masked"
-
-    /// The name used in figure titles and tables.
-    public var label: String {
-        switch self {
-        case .taskIL: "Task-IL"
-        case .domainIL: "Domain-IL"
-        case .classIL: "Class-IL"
-        case .classILTaskMasked: "Class-IL, task-masked"
-        }
-    }
-
-    public static func < (a: Self, b: Self) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
-    }
-}
-
 /// The parts of `experiment.json` the figures use. Unknown keys are ignored.
 public struct ExperimentInfo: Sendable, Equatable {
     public var experiment: String
@@ -97,57 +75,6 @@ struct MatrixEntry: Sendable {
     var accuracy: Double
 }
 
-/// The metric keys of `summary.csv` and `ablation.csv` that the figures and tables know.
-public enum MetricKey: String, Sendable, CaseIterable {
-    case acc
-    case bwt
-    case fwt
-    case forgetting
-    case learningAccuracy = "learning_accuracy"
-    case avgIncrementalAcc = "avg_incremental_acc"
-    /// Against the joint run of the same seed (present when `joint` ran).
-    case intransigence
-    /// The stability-gap metrics (present for runs with --eval-every).
-    case stabilityGap = "stability_gap"
-    case minAcc = "min_acc"
-    case wcAcc = "wc_acc"
-
-    /// Short name for axes and table heads.
-    public var label: String {
-        switch self {
-        case .acc: "ACC"
-        case .bwt: "BWT"
-        case .fwt: "FWT"
-        case .forgetting: "Forgetting"
-        case .learningAccuracy: "LA"
-        case .avgIncrementalAcc: "Avg. inc. ACC"
-        case .intransigence: "Intransigence"
-        case .stabilityGap: "Stability gap"
-        case .minAcc: "min-ACC"
-        case .wcAcc: "WC-ACC"
-        }
-    }
-
-    /// Longer name for figure titles.
-    public var longLabel: String {
-        switch self {
-        case .acc: "Average accuracy"
-        case .bwt: "Backward transfer"
-        case .fwt: "Forward transfer"
-        case .forgetting: "Forgetting"
-        case .learningAccuracy: "Learning accuracy"
-        case .avgIncrementalAcc: "Average incremental accuracy"
-        case .intransigence: "Intransigence (vs joint)"
-        case .stabilityGap: "Stability gap"
-        case .minAcc: "Minimum accuracy after training (min-ACC)"
-        case .wcAcc: "Worst-case accuracy (WC-ACC)"
-        }
-    }
-
-    /// Whether a larger value is better (all but forgetting, intransigence and the stability gap).
-    public var higherIsBetter: Bool { ![.forgetting, .intransigence, .stabilityGap].contains(self) }
-}
-
 /// One row of `summary.csv`: a metric over seeds for one method and evaluation setting.
 struct SummaryEntry: Sendable {
     var method: String
@@ -202,8 +129,8 @@ struct ResultSet: Sendable {
     var curves: [CurveEntry]? = nil
 
     static let costsColumns = ["method", "metric", "mean", "n"]
-    static let matrixHeader = ["method", "seed", "eval", "after_task", "task", "accuracy"]
-    static let summaryHeader = ["experiment", "method", "eval", "metric", "mean", "std", "sem", "ci_low", "ci_high", "n"]
+    static let matrixHeader = ResultColumns.matrix
+    static let summaryHeader = ResultColumns.summary
     static let ablationColumns = ["component", "metric", "delta", "ci_low", "ci_high"]
 
     static func load(directory: String) throws -> ResultSet {

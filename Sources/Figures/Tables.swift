@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 
 /// The summary table of one evaluation setting, as LaTeX (booktabs) and Markdown.
 ///
@@ -13,7 +14,7 @@ import Foundation
 struct SummaryTable {
     static let metrics: [MetricKey] = [.acc, .bwt, .fwt, .forgetting]
     /// Columns added when summary.csv has rows for them under the setting.
-    static let optionalMetrics: [MetricKey] = [.intransigence, .stabilityGap, .minAcc, .wcAcc]
+    static let optionalMetrics: [MetricKey] = [.intransigence, .stabilityGap, .minAccuracy, .worstCaseAccuracy]
     static let unranked: Set<String> = ["joint"]
 
     struct Cell {

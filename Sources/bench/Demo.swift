@@ -1,5 +1,6 @@
 import ArgumentParser
 import Continual
+import Experiments
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(

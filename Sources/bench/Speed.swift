@@ -4,6 +4,9 @@ import Experiments
 import Foundation
 import NeuralNet
 
+extension AttentionMemory.Query: ExpressibleByArgument {}
+extension MixtureOfExperts.GateInput: ExpressibleByArgument {}
+
 struct Speed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training and evaluation throughput on synthetic 28×28 data.",

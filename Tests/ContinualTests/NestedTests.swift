@@ -5,46 +5,6 @@ import Testing
 
 @Suite struct NestedTests {
     /// The output of the notebook's first cell, as printed in `shared/seeds/nested-learning-demo.txt`.
-    static let notebookOutput = """
-        --- Nested Learning Simulation Start (Target: 10.0) ---
-
-        --- Epoch 4 (Deep Optimizer Update) ---
-        Prediction: 6.3866
-        Avg Loss (Meta-Signal): 6.4941
-        Learned Consolidation Factor: 0.895059
-
-        --- Epoch 8 (Deep Optimizer Update) ---
-        Prediction: 7.8771
-        Avg Loss (Meta-Signal): 2.4701
-        Learned Consolidation Factor: 0.880358
-
-        --- Epoch 12 (Deep Optimizer Update) ---
-        Prediction: 8.2407
-        Avg Loss (Meta-Signal): 1.4512
-        Learned Consolidation Factor: 0.875845
-
-        --- Epoch 16 (Deep Optimizer Update) ---
-        Prediction: 8.3222
-        Avg Loss (Meta-Signal): 1.2026
-        Learned Consolidation Factor: 0.873819
-
-        --- Epoch 20 (Deep Optimizer Update) ---
-        Prediction: 8.3329
-        Avg Loss (Meta-Signal): 1.1470
-        Learned Consolidation Factor: 0.872350
-
-        --- Final Results ---
-        Final Prediction: 8.3329
-        Final Learned Consolidation Factor (Learned Rule): 0.872350
-        """
-
-    @Test func demoPrintsTheNotebooksOutput() {
-        let run = NestedLearningDemo.run()
-        #expect(run.lines.joined(separator: "\n") == NestedTests.notebookOutput)
-        #expect(run.consolidations.map(\.epoch) == [4, 8, 12, 16, 20])
-        // Unrounded, for the record: the factor after the fifth period.
-        #expect(abs(run.consolidations.last!.factor - 0.87235) < 5e-7)
-    }
 
     static let scenario = try! Scenario(ScenarioConfig(kind: .permuted, setting: .domain, tasks: 2), dataset: mnistMini, seed: 1)
 
@@ -66,6 +26,31 @@ import Testing
         let partners = config.partners(of: parallel.parameters.layout)
         #expect(partners.count == 4)
         #expect(partners.allSatisfy { p in levels[0].ranges.contains { $0.contains(p.fast.lowerBound) } && levels[1].ranges.contains { $0.contains(p.slowOffset) } })
+    }
+
+    /// The layers and levels the networks declare on their slices are what the names say (the
+    /// rule the levels were once parsed by: the layer is the name without its last part, the
+    /// level the number of a `level<ℓ>` part), so the levels, and every nested run, are unchanged.
+    @Test func declaredLayersAndLevelsMatchTheNames() {
+        var random = RandomStream(seed: 1, purpose: "init")
+        let networks: [any Network] = [
+            MLP(inputs: 4, hidden: [3, 3], outputs: 2, capacity: 1, random: &random),
+            MemoryMLP(inputs: 4, hidden: [3], outputs: 2, slots: 2, query: .projection, temperature: .one, capacity: 1, random: &random),
+            MixtureOfExperts(inputs: 4, hidden: [3, 3], outputs: 2, experts: 2, topK: nil, sharedHead: false, gateInput: .sharedLayer,
+                             memory: .init(slots: 2, query: .projection, temperature: .one), capacity: 1, random: &random),
+            ProgressiveNetwork(inputs: 4, outputs: 2, heads: [[0], [1]], maxDepth: 2, maxWidth: 3, gated: true, capacity: 1, random: &random),
+        ]
+        for network in networks {
+            for s in network.parameters.layout.slices {
+                #expect(s.layer == s.name.split(separator: ".").dropLast().joined(separator: "."), "\(s.name)")
+                #expect(s.level == nil, "\(s.name)")
+            }
+        }
+        let parallel = ParallelMLP(inputs: 4, hidden: [3], outputs: 2, levels: 3, capacity: 1, random: &random)
+        for s in parallel.parameters.layout.slices {
+            let parts = s.name.split(separator: ".")
+            #expect(s.level.map { "level\($0)" } == String(parts[1]) && s.layer == String(parts[0]), "\(s.name)")
+        }
     }
 
     /// A short run (2 tasks × 4 steps, periods 1, 2, 4) with nested alone and with each other
@@ -170,10 +155,10 @@ import Testing
 
     @Test func validation() {
         #expect(NestedConfig().problems.isEmpty)
-        #expect(NestedConfig(periods: [4, 1]).problems.first!.contains("--nested-periods"))
-        #expect(NestedConfig(learningRates: [0.1]).problems.first!.contains("--nested-lrs"))
-        #expect(NestedConfig(consolidation: .pull).problems.first!.contains("--nested-layout parallel"))
-        #expect(NestedConfig(gamma: 0.4).problems.first!.contains("--nested-gamma"))
+        #expect(NestedConfig(periods: [4, 1]).problems.first!.contains("components.nested.periods"))
+        #expect(NestedConfig(learningRates: [0.1]).problems.first!.contains("components.nested.learningRates"))
+        #expect(NestedConfig(consolidation: .pull).problems.first!.contains("components.nested.layout parallel"))
+        #expect(NestedConfig(gamma: 0.4).problems.first!.contains("components.nested.gamma"))
         let decoded = try! JSONDecoder().decode(ComponentSettings.self, from: Data(#"{"enabled":["nested"],"nested":{"periods":[1,8]}}"#.utf8))
         #expect(decoded.nested == NestedConfig(periods: [1, 8]))
     }

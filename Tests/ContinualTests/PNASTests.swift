@@ -19,7 +19,7 @@ import Testing
     /// its column.
     @Test func earlierTasksAreBitIdenticalAfterLaterTasks() throws {
         let scenario = try Scenario(ScenarioConfig(kind: .split, setting: .task, tasks: 5), dataset: mnistMini, seed: 1)
-        let settings = ComponentSettings(pnas: PNASTests.config, enabled: [.pnas])
+        let settings = ComponentSettings(PNASTests.config)
         var trainer = Trainer(scenario: scenario, config: PNASTests.training, seed: 1, settings: settings)
         let snapshots = Snapshots()
         trainer.components.append(snapshots)
@@ -45,7 +45,7 @@ import Testing
         var config = PNASTests.config
         config.widths = [8, 16]
         config.searchSteps = 20
-        let settings = ComponentSettings(pnas: config, enabled: [.pnas])
+        let settings = ComponentSettings(config)
         let trainer = Trainer(scenario: scenario, config: PNASTests.training, seed: 2, settings: settings)
         let result = trainer.run()
         let report = result.components["pnas"]!
@@ -73,7 +73,7 @@ import Testing
     /// Two runs with the same seed give the same accuracies and choices (every draw is named).
     @Test func searchIsDeterministic() throws {
         let scenario = try Scenario(ScenarioConfig(kind: .split, setting: .task, tasks: 2), dataset: mnistMini, seed: 3)
-        let settings = ComponentSettings(pnas: PNASTests.config, enabled: [.pnas])
+        let settings = ComponentSettings(PNASTests.config)
         let a = Trainer(scenario: scenario, config: PNASTests.training, seed: 3, settings: settings).run()
         let b = Trainer(scenario: scenario, config: PNASTests.training, seed: 3, settings: settings).run()
         #expect(a.accuracy == b.accuracy)
@@ -87,7 +87,7 @@ import Testing
         let scenario = try Scenario(ScenarioConfig(kind: .permuted, setting: .domain, tasks: 2), dataset: mnistMini, seed: 1)
         var config = PNASTests.config
         config.gate = true
-        let settings = ComponentSettings(pnas: config, enabled: [.pnas])
+        let settings = ComponentSettings(config)
         var training = PNASTests.training
         training.iterations = 60
         let result = Trainer(scenario: scenario, config: training, seed: 1, settings: settings).run()

@@ -85,9 +85,13 @@ private func allComponentSets() -> [[ComponentKey]] {
         config.components.pnas?.gate = true
         #expect(try config.plan().methods.contains("pnas"))
 
+        // Each component left out is named with the message that rejected it beside the
+        // components taken before it (the full model is built in hook order).
         let (full, notes) = config.fullModel()
-        for key in ComponentKey.allCases where !full.contains(key) {
-            let message = try #require(config.rejection(of: ExperimentConfig.methodName(full + [key])))
+        let all = ComponentKey.allCases
+        for key in all where !full.contains(key) {
+            let before = full.filter { all.firstIndex(of: $0)! < all.firstIndex(of: key)! }
+            let message = try #require(config.rejection(of: ExperimentConfig.methodName(before + [key])))
             #expect(notes.contains("\(key.rawValue) is left out of the full model: \(message)"))
         }
     }

@@ -154,7 +154,7 @@ import Schema
                         method: "finetune", components: nil, seed: 1)
         try cell.checkFits(scenario, physicalMemory: 1_989_520)
         #expect(throws: ConfigError.self) { try cell.checkFits(scenario, physicalMemory: 1_989_519) }
-        cell.components = ComponentSettings(pnas: PNASConfig(), enabled: [.pnas])
+        cell.components = ComponentSettings(PNASConfig())
         try cell.checkFits(scenario, physicalMemory: 3_211_600)
         #expect(throws: ConfigError.self) { try cell.checkFits(scenario, physicalMemory: 3_211_599) }
     }

@@ -1,5 +1,6 @@
 @testable import Continual
 import Foundation
+import Schema
 import Testing
 @testable import Experiments
 @testable import Figures
@@ -65,7 +66,7 @@ import Testing
         let outcome = try Runner(config: config, outputDirectory: out, environment: [:]).run()
         let folder = outcome.directory.path
         let results = try ResultSet.load(directory: folder)
-        for eval in [EvalSetting.classIL, .classILTaskMasked] {
+        for eval in [EvalSetting.class, .classTaskMasked] {
             for m in results.matrices(for: eval) {
                 let perTask = m.perTaskForgetting().map { $0!.mean }
                 let figure = perTask.reduce(0, +) / Double(perTask.count)

@@ -12,11 +12,11 @@ import Testing
             do { try c.validate(); return nil } catch let error as ConfigError { return error.description } catch { return "\(error)" }
         }
         #expect(message { _ in } == nil)
-        #expect(message { $0.components.memory?.slots = 0 }?.contains("--memory-slots") == true)
-        #expect(message { $0.components.moe?.experts = 0 }?.contains("--experts") == true)
-        #expect(message { $0.components.moe?.topK = 5 }?.contains("--moe-top-k") == true)
-        #expect(message { $0.components.moe?.balanceWeight = -1 }?.contains("--moe-balance") == true)
-        #expect(message { $0.components.moe?.hidden = [] }?.contains("--expert-hidden") == true)
+        #expect(message { $0.components.memory?.slots = 0 }?.contains("components.memory.slots") == true)
+        #expect(message { $0.components.moe?.experts = 0 }?.contains("components.moe.experts") == true)
+        #expect(message { $0.components.moe?.topK = 5 }?.contains("components.moe.topK") == true)
+        #expect(message { $0.components.moe?.balanceWeight = -1 }?.contains("components.moe.balanceWeight") == true)
+        #expect(message { $0.components.moe?.hidden = [] }?.contains("components.moe.hidden") == true)
         #expect(message { $0.training.hidden = [] }?.contains("method 'memory+moe'") == true)
         #expect(message { $0.training.hidden = []; $0.methods = ["memory"] }?.contains("method 'memory'") == true)
         #expect(message { $0.training.hidden = []; $0.methods = ["moe"] }?.contains("'moe'") == true)
@@ -29,7 +29,7 @@ import Testing
         var c = tinyConfig()
         c.components.moe?.topK = 2
         let s = try #require(try c.settings(for: "moe+memory+replay"))
-        #expect(s.enabled == [.replay, .memory, .moe])
+        #expect(s.keys == [.replay, .memory, .moe])
         #expect(s.moe?.topK == 2 && s.memory == MemoryConfig() && s.ewc == nil && s.adaptiveLR == nil)
         #expect(try c.settings(for: "memory")?.moe == nil)
     }

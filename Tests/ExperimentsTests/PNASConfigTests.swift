@@ -20,7 +20,7 @@ import Testing
         for setting in [Setting.domain, .class] {
             #expect(throws: ConfigError.self) { try config(setting: setting).validate() }
             do { try config(setting: setting).validate() } catch let e as ConfigError {
-                #expect(e.description.contains("--pnas-gate") && e.description.contains(setting.rawValue))
+                #expect(e.description.contains("components.pnas.gate") && e.description.contains(setting.rawValue))
             }
             try config(setting: setting) { $0.gate = true }.validate()
         }
@@ -37,11 +37,11 @@ import Testing
     @Test func settingsCarryThePNASConfigOnlyForPNASMethods() throws {
         let c = config(setting: .task, method: "pnas+replay") { $0.slots = 3 }
         let s = try c.settings(for: "pnas+replay")!
-        #expect(s.enabled == [.replay, .pnas] && s.pnas?.slots == 3 && s.ewc == nil)
+        #expect(s.keys == [.replay, .pnas] && s.pnas?.slots == 3 && s.ewc == nil)
         var other = c
         other.methods = ["ewc"]
         #expect(try other.settings(for: "ewc")!.pnas == nil)
-        #expect(ComponentSettings.pnasIncompatible == ["memory", "nested"])
+        #expect(PNASConfig().conflicts.map(\.other) == [.memory, .nested])
     }
 }
 

@@ -92,7 +92,7 @@ func tinyConfig() -> ExperimentConfig {
         let replay = try config.settings(for: "replay")
         config.components.ewc?.lambda = 1234
         #expect(try config.settings(for: "replay") == replay)
-        #expect(replay?.ewc == nil && replay?.enabled == [.replay])
+        #expect(replay?.ewc == nil && replay?.keys == [.replay])
         #expect(try config.settings(for: "ewc+adaptive-lr")?.ewc?.lambda == 1234)
         #expect(try config.settings(for: "joint") == nil)
     }
@@ -105,7 +105,7 @@ func tinyConfig() -> ExperimentConfig {
         config.components.ewc?.fisherSamples = 100
         let outcome = try Runner(config: config, outputDirectory: temporaryFolder("components"), environment: [:]).run()
         let record = outcome.aggregate.records[0]
-        #expect(record.method == "ewc+replay" && record.cell.components?.enabled == [.ewc, .replay])
+        #expect(record.method == "ewc+replay" && record.cell.components?.keys == [.ewc, .replay])
         #expect(record.result.components["replay"]?["replay_buffer_bytes"] ?? 0 > 0)
         #expect(record.result.components["ewc"]?["fisher_samples"] ?? 0 > 0)
     }

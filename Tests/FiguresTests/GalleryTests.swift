@@ -28,7 +28,7 @@ struct GalleryTests {
         f.methods["joint"] = 1.0
         f.seeds = [1, 2, 3]
         f.tasks = 5
-        f.evals = [.taskIL, .domainIL, .classIL]
+        f.evals = [.task, .domain, .class]
         f.ablation = """
             component,metric,delta,ci_low,ci_high,eval
             ewc,acc,0.11,0.05,0.17,class-il
@@ -65,7 +65,7 @@ struct GalleryTests {
         f.methods = ["finetune": 0.5, "ewc": 0.85, "full": 0.95]
         f.seeds = [7]
         f.tasks = 10
-        f.evals = [.domainIL]
+        f.evals = [.domain]
         f.ablation = nil
         try render("ten-tasks-one-seed", f)
     }
@@ -83,7 +83,7 @@ struct GalleryTests {
         var f = Fixture()
         f.tasks = 20
         f.seeds = [1, 2, 3, 4, 5]
-        f.evals = [.classIL]
+        f.evals = [.class]
         try render("twenty-tasks", f)
     }
 }

@@ -129,7 +129,7 @@ func hasPDFShape(_ b: [UInt8]) -> Bool {
         let report = try FigureRenderer.render(resultsDirectory: dir.path)
         #expect(report.figures.count == RenderTests.expectedStems.count * 3)
         let results = try ResultSet.load(directory: dir.path)
-        let ewc = results.matrices(for: .classIL).first { $0.method == "ewc" }!
+        let ewc = results.matrices(for: .class).first { $0.method == "ewc" }!
         #expect(ewc.cell(afterTask: 0, task: 1) == nil)
         #expect(ewc.cell(afterTask: 3, task: 1)?.n == 1)
         #expect(ewc.perTaskForgetting()[0]?.n == 1)
@@ -188,7 +188,7 @@ func hasPDFShape(_ b: [UInt8]) -> Bool {
         #expect(report.figures.contains(dir.file("figures/stability-finetune-class-il.png")))
         let results = try ResultSet.load(directory: dir.path)
         let rows = try #require(results.curves)
-        let series = try #require(StabilityCurves.series(rows, method: "ewc", eval: .classIL))
+        let series = try #require(StabilityCurves.series(rows, method: "ewc", eval: .class))
         #expect(series.boundaries == [4] && series.lastStep == 8 && series.seeds == 2)
         #expect(series.points[0].map(\.step) == [0, 2, 4, 6, 8] && series.points[1].map(\.step) == [6, 8])
         // Step 6, task 1: seeds 0.3 and 0.2 → mean 0.25.

@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 import Testing
 @testable import Figures
 
@@ -49,7 +50,7 @@ struct Fixture {
     var methodOrder = ["finetune", "ewc"]
     var seeds = [1, 2]
     var tasks = 3
-    var evals: [EvalSetting] = [.classIL, .taskIL]
+    var evals: [EvalSetting] = [.class, .task]
     var ablation: String? = """
         component,metric,delta,ci_low,ci_high
         ewc,acc,0.21,0.15,0.27
@@ -62,10 +63,10 @@ struct Fixture {
         """
 
     func accuracy(method: String, seed: Int, eval: EvalSetting, after a: Int, task j: Int) -> Double {
-        let chance = eval == .taskIL ? 0.5 : 0.1
+        let chance = eval == .task ? 0.5 : 0.1
         let jitter = Double((seed * 7919 + a * 104_729 + j * 1_299_709 + method.utf8.count * 31) % 97) / 97 * 0.04 - 0.02
         guard a >= j else { return min(max(chance + jitter / 2, 0), 1) }
-        let learned = eval == .taskIL ? 0.985 : 0.97
+        let learned = eval == .task ? 0.985 : 0.97
         let retention = methods[method] ?? 0.5
         let v = chance + (learned - chance) * pow(retention, Double(a - j)) + (a > j ? jitter : jitter / 4)
         return min(max(v, 0), 1)

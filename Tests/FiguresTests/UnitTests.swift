@@ -57,7 +57,7 @@ import Testing
     /// f_1 = max(R1,1, R2,1) − R3,1: seed 1 .9 − .3 = .6, seed 2 .9 − .5 = .4 → mean .5
     /// f_2 = R2,2 − R3,2:            seed 1 .9 − .5 = .4, seed 2 .8 − .8 = 0  → mean .2
     @Test func perTaskForgetting() {
-        let m = MethodMatrices(method: "x", eval: .classIL, tasks: 3, seeds: [1, 2], perSeed: [
+        let m = MethodMatrices(method: "x", eval: .class, tasks: 3, seeds: [1, 2], perSeed: [
             [[0.1, 0.1, 0.1], [0.9, 0.1, 0.1], [0.6, 0.9, 0.1], [0.3, 0.5, 0.9]],
             [[0.1, 0.1, 0.1], [0.8, 0.1, 0.1], [0.9, 0.8, 0.1], [0.5, 0.8, 0.8]],
         ])

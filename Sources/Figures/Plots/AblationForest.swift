@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 
 /// The ablation forest plot: for each component, the paired difference full − ablated over
 /// matched seeds with its 95% CI, one panel per metric, a zero line in each.

@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 
 /// Bar charts of summary metrics per method (mean over seeds with the 95% CI error bar from
 /// summary.csv), one bar per method in the method's colour.
@@ -57,7 +58,7 @@ enum MetricBars {
     /// The value axis for `bars`: percent, always including zero.
     static func valueTicks(_ metric: MetricKey, _ bars: [Bar]) -> Ticks {
         let values = bars.compactMap(\.value).flatMap { v in [v.mean, v.ciLow, v.ciHigh].filter(\.isFinite) }
-        if metric == .acc || metric == .learningAccuracy || metric == .avgIncrementalAcc {
+        if metric == .acc || metric == .learningAccuracy || metric == .averageIncrementalAccuracy {
             return Ticks(values: [0, 20, 40, 60, 80, 100], decimals: 0)
         }
         let lo = min(0, values.min() ?? 0) * 100, hi = max(0, values.max() ?? 0) * 100

@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 
 /// Accuracy on each task against the training step, for one method (from `curves.csv`, runs with
 /// --eval-every): the stability gap of De Lange et al. 2023 shows as a dip of an old task's line

@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 
 /// Forgetting of each task at the end of training, per method: grouped bars over tasks
 /// 1…T−1, one bar per method in its colour, mean over seeds with a 95% CI error bar.

@@ -1,3 +1,5 @@
+import Continual
+
 extension TrainingProgress {
     /// The one-line text form a worker process writes on its standard output:
     /// `progress <task> <tasks> <step> <steps> <samples/s>`, tasks counted from 0.
