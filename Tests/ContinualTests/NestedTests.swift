@@ -28,6 +28,31 @@ import Testing
         #expect(partners.allSatisfy { p in levels[0].ranges.contains { $0.contains(p.fast.lowerBound) } && levels[1].ranges.contains { $0.contains(p.slowOffset) } })
     }
 
+    /// The layers and levels the networks declare on their slices are what the names say (the
+    /// rule the levels were once parsed by: the layer is the name without its last part, the
+    /// level the number of a `level<ℓ>` part), so the levels, and every nested run, are unchanged.
+    @Test func declaredLayersAndLevelsMatchTheNames() {
+        var random = RandomStream(seed: 1, purpose: "init")
+        let networks: [any Network] = [
+            MLP(inputs: 4, hidden: [3, 3], outputs: 2, capacity: 1, random: &random),
+            MemoryMLP(inputs: 4, hidden: [3], outputs: 2, slots: 2, query: .projection, temperature: .one, capacity: 1, random: &random),
+            MixtureOfExperts(inputs: 4, hidden: [3, 3], outputs: 2, experts: 2, topK: nil, sharedHead: false, gateInput: .sharedLayer,
+                             memory: .init(slots: 2, query: .projection, temperature: .one), capacity: 1, random: &random),
+            ProgressiveNetwork(inputs: 4, outputs: 2, heads: [[0], [1]], maxDepth: 2, maxWidth: 3, gated: true, capacity: 1, random: &random),
+        ]
+        for network in networks {
+            for s in network.parameters.layout.slices {
+                #expect(s.layer == s.name.split(separator: ".").dropLast().joined(separator: "."), "\(s.name)")
+                #expect(s.level == nil, "\(s.name)")
+            }
+        }
+        let parallel = ParallelMLP(inputs: 4, hidden: [3], outputs: 2, levels: 3, capacity: 1, random: &random)
+        for s in parallel.parameters.layout.slices {
+            let parts = s.name.split(separator: ".")
+            #expect(s.level.map { "level\($0)" } == String(parts[1]) && s.layer == String(parts[0]), "\(s.name)")
+        }
+    }
+
     /// A short run (2 tasks × 4 steps, periods 1, 2, 4) with nested alone and with each other
     /// component: the loss stays finite, each level updates 4, 2 and 1 times per task, and the
     /// report holds γ, the update counts and the drift per task.

@@ -7,7 +7,7 @@ import Testing
     /// A store of `count` values with every gradient set to `gradient`.
     func store(_ count: Int, value: Float = 1, gradient: Float) -> ParameterStore {
         var layout = ParameterLayout()
-        _ = layout.add("p", count: count)
+        _ = layout.add("p", count: count, layer: "p")
         let s = ParameterStore(layout: layout)
         for i in 0..<count { s.values[i] = value; s.gradients[i] = gradient }
         return s

@@ -4,7 +4,7 @@ import Testing
 @Suite struct OptimizerTests {
     func store(_ values: [Float], gradients: [Float]) -> ParameterStore {
         var layout = ParameterLayout()
-        _ = layout.add("p", count: values.count)
+        _ = layout.add("p", count: values.count, layer: "p")
         let s = ParameterStore(layout: layout)
         s.restore(values)
         for i in 0..<gradients.count { s.gradients[i] = gradients[i] }
