@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "ContinualTests", dependencies: ["Continual"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"], exclude: ["Snapshots"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Figures"], exclude: ["Snapshots"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures", "Schema"]),
     ]
 )

@@ -13,9 +13,34 @@ public enum ScenarioKind: String, Codable, Sendable, CaseIterable {
     case rotated
 }
 
-/// What the learner is told at test time: the results schema's settings type
-/// (`Schema.EvalSetting`: task-IL, domain-IL, class-IL, sorted in that order).
-public typealias Setting = EvalSetting
+/// What the learner is told at test time (van de Ven & Tolias 2019). Results name their
+/// evaluations with `Schema.EvalSetting` (`Scenario.evaluationName`), which has these three and
+/// the task-masked scoring of a class-IL run; both sort in case order.
+public enum Setting: String, Codable, Sendable, CaseIterable, Comparable {
+    /// The task is known: only its classes (or its head) compete.
+    case task = "task-il"
+    /// The task is not known and need not be inferred: labels are shared across tasks.
+    case domain = "domain-il"
+    /// The task is not known and must be inferred: every class seen competes.
+    case `class` = "class-il"
+
+    public static func < (a: Setting, b: Setting) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+
+    /// Parses `task`, `domain`, `class` or the full names `task-il`, ….
+    public init?(argument: String) {
+        switch argument.lowercased() {
+        case "task", "task-il": self = .task
+        case "domain", "domain-il": self = .domain
+        case "class", "class-il": self = .class
+        default: return nil
+        }
+    }
+
+    /// The evaluation of the results schema this setting is scored as.
+    public var evaluation: EvalSetting { EvalSetting(rawValue: rawValue)! }
+}
 
 /// The order in which classes are assigned to the tasks of a split scenario.
 public enum ClassOrder: String, Codable, Sendable {
@@ -106,6 +131,18 @@ public struct Scenario: Sendable {
     public let outputCount: Int
     /// The settings every run of this scenario is evaluated under, the configured one first.
     public let evalSettings: [Setting]
+
+    /// The name of the evaluation under mask `setting` in results (the `eval` column of the CSVs,
+    /// the keys of the run record): the setting's own name, except for the task-IL masks applied to
+    /// a network trained in class-IL, which is `class-il-task-masked` — each task's own outputs
+    /// compete, but the network was trained with class-IL masks, so this is not the Task-IL of the
+    /// literature (van de Ven et al. train the network in task-IL; `--setting task` does that).
+    public func evaluationName(_ setting: Setting) -> String {
+        setting == .task && config.setting == .class ? Self.taskMaskedClassIL : setting.rawValue
+    }
+
+    /// The name of the task-masked evaluation of a class-IL run.
+    public static let taskMaskedClassIL = EvalSetting.classTaskMasked.rawValue
     /// The class order (split), the permutations or angles, and the dataset hash, hashed.
     public let fingerprint: String
     public var inputCount: Int { dataset.featureCount }

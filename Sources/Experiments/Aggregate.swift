@@ -10,10 +10,29 @@ public struct Aggregate: Sendable {
     /// Methods in the order they were configured.
     public let methods: [String]
 
+    /// The name of the reference method of intransigence.
+    public static let intransigenceReference = "joint"
+
+    /// Aggregates `records`; each record whose seed also has a `joint` record gets its
+    /// intransigence against it, per evaluation (`MetricSet.with(intransigenceOf:against:)`: the
+    /// reference R^joint_{k,k} is joint's accuracy on task k after training on tasks 1…k). The
+    /// record files on disk do not hold it (their reference is another cell), the aggregated
+    /// records and every table made from them do.
     public init(experiment: String, records: [RunRecord], methods: [String]) {
         self.experiment = experiment
-        self.records = records
         self.methods = methods
+        var joint: [Int: RunRecord] = [:]
+        for r in records where r.method == Self.intransigenceReference { joint[r.seed] = r }
+        self.records = records.map { r in
+            guard let reference = joint[r.seed] else { return r }
+            var out = r
+            for (setting, metrics) in r.metrics {
+                if let R = r.result.accuracy[setting], let J = reference.result.accuracy[setting], J.count == R.count {
+                    out.metrics[setting] = metrics.with(intransigenceOf: R, against: J)
+                }
+            }
+            return out
+        }
     }
 
     var settings: [String] { records.first?.evalSettings ?? [] }
@@ -31,6 +50,27 @@ public struct Aggregate: Sendable {
                     for (j, a) in b.enumerated() { lines.append("\(method),\(run.seed),\(setting),0,\(j + 1),\(format(a))") }
                     for (i, row) in R.enumerated() {
                         for (j, a) in row.enumerated() { lines.append("\(method),\(run.seed),\(setting),\(i + 1),\(j + 1),\(format(a))") }
+                    }
+                }
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `method,seed,eval,step,task,accuracy` from the runs' learning curves (with `evalEvery`): the
+    /// accuracy on task `task` (from 1) after global step `step` (0 = before training), on the
+    /// curve's test subsample; only tasks already begun are evaluated, so task t's training ended
+    /// at the last step whose rows stop at task t. `nil` when no run has a curve.
+    public var curvesCSV: String? {
+        guard records.contains(where: { $0.result.curve != nil }) else { return nil }
+        var lines = ["method,seed,eval,step,task,accuracy"]
+        for method in methods {
+            for run in runs(method) {
+                guard let curve = run.result.curve else { continue }
+                for setting in settings {
+                    guard let rows = curve.accuracy[setting] else { continue }
+                    for (e, row) in rows.enumerated() {
+                        for (j, a) in row.enumerated() { lines.append("\(method),\(run.seed),\(setting),\(curve.steps[e]),\(j + 1),\(format(a))") }
                     }
                 }
             }
@@ -66,7 +106,10 @@ public struct Aggregate: Sendable {
 
     /// Per (method, cost figure): the summary over seeds. The figures are `parameters` (the
     /// parameters the final network uses: a growing network's used part), `train_seconds`,
-    /// `eval_seconds`, `samples_per_second`, and every component's report entry as
+    /// `eval_seconds`, `samples_per_second` (trained rows / train seconds, a component's search
+    /// included), for a method whose component searches (`pnas`) the two parts of training apart —
+    /// `search_samples`, `search_seconds`, `final_train_samples`, `final_train_seconds` (train − search)
+    /// — and every component's report entry as
     /// `<component>.<key>` (e.g. `pnas.parameter_growth`, `pnas.task3_depth`).
     public var costSummaries: [(method: String, metric: String, summary: Summary)] {
         var out: [(String, String, Summary)] = []
@@ -78,6 +121,10 @@ public struct Aggregate: Sendable {
                 ("train_seconds", { $0.result.trainSeconds }),
                 ("eval_seconds", { $0.result.evalSeconds }),
                 ("samples_per_second", { $0.result.trainSamplesPerSecond }),
+                ("search_samples", { $0.result.searchSamples.map(Double.init) }),
+                ("search_seconds", { $0.result.searchSeconds }),
+                ("final_train_samples", { r in r.result.searchSamples.map { Double(r.result.trainedSamples - $0) } }),
+                ("final_train_seconds", { r in r.result.searchSeconds.map { r.result.trainSeconds - $0 } }),
             ]
             let componentKeys = Set(rs.flatMap { r in r.result.components.flatMap { c in c.value.keys.map { "\(c.key).\($0)" } } })
             for key in componentKeys.sorted() {

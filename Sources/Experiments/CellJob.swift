@@ -46,7 +46,7 @@ public struct CellJob: Codable, Sendable, Hashable {
         return RunRecord(
             stamp: stamp, experiment: experiment, version: Turritopsis.version, method: cell.method, seed: cell.seed,
             dataset: DatasetIdentity(name: dataset.name, sha256: dataset.sha256),
-            scenarioFingerprint: scenario.fingerprint, evalSettings: scenario.evalSettings.map(\.rawValue),
+            scenarioFingerprint: scenario.fingerprint, evalSettings: scenario.evalSettings.map(scenario.evaluationName),
             cell: cell, result: result, metrics: Runner.metrics(result), blasThreads: BLAS.threads, blasCore: BLAS.coreName)
     }
 

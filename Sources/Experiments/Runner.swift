@@ -24,6 +24,9 @@ public struct Runner {
     public var environment: [String: String]
     /// Parallel worker processes; 1 runs in this process.
     public var workers = 1
+    /// How the ablation's intervals are made (`PairedDifference`): the paired t-interval unless
+    /// the bootstrap is asked for (used only from 10 seeds on).
+    public var interval: IntervalMethod = .pairedT
     /// The executable that understands `run-cell` (the `bench` binary); needed for `workers` > 1.
     public var workerExecutable: URL?
     /// Called with one line of progress at a time.
@@ -138,7 +141,7 @@ public struct Runner {
     /// Writes the tables of a complete set of records and returns the outcome.
     func aggregate(_ prepared: Prepared, records: [RunRecord], ran: [String], skipped: [String]) throws -> Outcome {
         let aggregate = Aggregate(experiment: config.name, records: records, methods: prepared.plan.methods)
-        let ablation = AblationAnalysis(plan: prepared.plan, records: records)
+        let ablation = AblationAnalysis(plan: prepared.plan, records: records, interval: interval)
         try writeTables(aggregate, ablation: ablation, plan: prepared.plan, dataset: prepared.dataset,
                         scenario: prepared.scenarios[config.seeds[0]]!)
         return Outcome(aggregate: aggregate, plan: prepared.plan, ablation: ablation, ran: ran, skipped: skipped,
@@ -220,7 +223,13 @@ public struct Runner {
     /// The metrics of each evaluated setting of a run.
     static func metrics(_ result: RunResult) -> [String: MetricSet] {
         var out: [String: MetricSet] = [:]
-        for (setting, R) in result.accuracy { out[setting] = MetricSet(R: R, b: result.initial[setting]!) }
+        for (setting, R) in result.accuracy {
+            var metrics = MetricSet(R: R, b: result.initial[setting]!)
+            if let curve = result.curve {
+                metrics = metrics.with(StabilityGap(curve, name: setting, window: curve.gapWindow))
+            }
+            out[setting] = metrics
+        }
         return out
     }
 
@@ -236,6 +245,7 @@ public struct Runner {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try ResultStore.writeAtomically(try encoder.encode(manifest), to: store.directory.appendingPathComponent("experiment.json"))
         try store.write(aggregate.matrixCSV, named: "matrix.csv")
+        if let curves = aggregate.curvesCSV { try store.write(curves, named: "curves.csv") }
         try store.write(aggregate.summaryCSV, named: "summary.csv")
         try store.write(aggregate.costsCSV, named: "costs.csv")
         for (name, rows) in [("ablation.csv", ablation.leaveOneOut), ("add-one.csv", ablation.addOne), ("factorial.csv", ablation.mainEffects)] {

@@ -92,6 +92,9 @@ struct Run: ParsableCommand {
     var method: [String] = []
     @Option(help: "Add a method made of these components (comma-separated: \(ComponentRegistry.standard.keys.map(\.rawValue).joined(separator: ","))); repeatable.")
     var components: [String] = []
+    @Option(help: "Also evaluate every task seen so far every N steps during training (the stability gap; curves.csv).") var evalEvery: Int?
+    @Option(help: "With --eval-every: test samples per task in those evaluations (a fixed subset; default 1000).") var evalSubsample: Int?
+    @Option(help: "With --eval-every: K, the steps after a task switch in which the stability gap takes its minimum (default 100).") var gapWindow: Int?
     @Option(help: "OpenBLAS threads.")
     var threads: Int?
     @Option(help: "Output folder; results go to <out>/<experiment>/ (default results).")
@@ -137,6 +140,9 @@ struct Run: ParsableCommand {
             if !c.methods.contains(name) { c.methods.append(name) }
         }
         try arguments().apply(to: &c.components)
+        if let evalEvery { c.training.evalEvery = evalEvery }
+        if let evalSubsample { c.training.evalSubsample = evalSubsample }
+        if let gapWindow { c.training.gapWindow = gapWindow }
         if let threads { c.threads = threads }
         if let design = try study.design() { c.ablation = design }
         return c
@@ -154,7 +160,8 @@ struct Run: ParsableCommand {
             ("training.batchSize", "--batch-size", batchSize != nil), ("training.learningRate", "--lr", lr != nil),
             ("training.optimizer", "--optimizer", optimizer != nil), ("training.hidden", "--hidden", hidden != nil),
             ("seeds", "--seeds", seeds != nil), ("methods", "--method", !method.isEmpty || !components.isEmpty),
-            ("threads", "--threads", threads != nil),
+            ("threads", "--threads", threads != nil), ("training.evalEvery", "--eval-every", evalEvery != nil),
+            ("training.evalSubsample", "--eval-subsample", evalSubsample != nil), ("training.gapWindow", "--gap-window", gapWindow != nil),
         ]
         let fromFile = try arguments().file != nil
         for (path, flag, set) in core where set || !fromFile { given[path] = flag }
@@ -187,6 +194,7 @@ struct Run: ParsableCommand {
                                 dataDirectory: dataDir ?? fileSettings?.dataDir)
             runner.workers = study.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
             runner.workerExecutable = currentExecutable()
+            runner.interval = study.interval
             let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { FileHandle.standardError.write(Data($0.utf8)) }
             runner.events = { display.handle($0) }
             let plan = try config.validatedPlan()

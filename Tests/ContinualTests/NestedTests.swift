@@ -84,6 +84,23 @@ import Testing
         }
     }
 
+    /// Chunks end at task boundaries: 2 tasks × 6 steps with periods 1 and 4. Per task the slow
+    /// level updates at the task's 4th step and once more at its end (the partial chunk of steps
+    /// 5–6), so 2 updates and 2 consolidations per task. Counting chunks over the whole run instead
+    /// would update at global steps 4, 8, 12 — one update in task 1 and one (steps 5–8) mixing the
+    /// two tasks' gradients.
+    @Test func slowChunksDoNotCrossTaskBoundaries() throws {
+        var settings = ComponentSettings(enabling: [.nested])
+        settings.nested = NestedConfig(periods: [1, 4])
+        let trainer = Trainer(scenario: NestedTests.scenario,
+                              config: TrainingConfig(hidden: [8], optimizer: .sgd, learningRate: 0.01, batchSize: 8, iterations: 6),
+                              seed: 1, settings: settings)
+        let report = try #require(trainer.run().components["nested"])
+        #expect(report["updates_level1_task1"] == 6 && report["updates_level1_task2"] == 6)
+        #expect(report["updates_level2_task1"] == 2 && report["updates_level2_task2"] == 2)
+        #expect(report["consolidations"] == 4)
+    }
+
     /// The hypergradient ∂L_mem/∂γ = ∇L_mem · u against a central difference of L_mem along u
     /// (θ(γ + ε) = θ + ε u), and a run with the hypergradient rule moves γ.
     @Test func hypergradientMatchesFiniteDifferences() throws {
