@@ -137,12 +137,19 @@ public struct Scenario: Sendable {
     /// a network trained in class-IL, which is `class-il-task-masked` — each task's own outputs
     /// compete, but the network was trained with class-IL masks, so this is not the Task-IL of the
     /// literature (van de Ven et al. train the network in task-IL; `--setting task` does that).
-    public func evaluationName(_ setting: Setting) -> String {
-        setting == .task && config.setting == .class ? Self.taskMaskedClassIL : setting.rawValue
+    public func evaluationName(_ setting: Setting) -> String { Self.evaluationName(setting, of: config) }
+
+    /// `evaluationName` of a scenario not built yet, from its configuration alone.
+    public static func evaluationName(_ setting: Setting, of config: ScenarioConfig) -> String {
+        setting == .task && config.setting == .class ? taskMaskedClassIL : setting.rawValue
     }
 
     /// The name of the task-masked evaluation of a class-IL run.
     public static let taskMaskedClassIL = EvalSetting.classTaskMasked.rawValue
+    /// The settings a scenario is evaluated in: class-IL is also scored as task-IL.
+    public static func evalSettings(of config: ScenarioConfig) -> [Setting] {
+        config.setting == .class ? [.class, .task] : [config.setting]
+    }
     /// The class order (split), the permutations or angles, and the dataset hash, hashed.
     public let fingerprint: String
     public var inputCount: Int { dataset.featureCount }
@@ -163,8 +170,22 @@ public struct Scenario: Sendable {
         for task in built.tasks where task.trainIndices.isEmpty || task.testIndices.isEmpty {
             throw ScenarioError("task \(task.index + 1) (classes \(task.classes)) has no \(task.trainIndices.isEmpty ? "training" : "test") samples in \(dataset.name)")
         }
+        // Every task must hold every class it is defined with, in both splits: a split of a
+        // dataset that lacks a class would otherwise train one-class "two-class" tasks.
+        let C = dataset.classCount
+        var trainCounts = [Int](repeating: 0, count: C), testCounts = [Int](repeating: 0, count: C)
+        for l in dataset.train.labels where Int(l) < C { trainCounts[Int(l)] += 1 }
+        for l in dataset.test.labels where Int(l) < C { testCounts[Int(l)] += 1 }
+        for task in built.tasks {
+            for (split, counts) in [("training", trainCounts), ("test", testCounts)] {
+                let missing = task.classes.filter { counts[$0] == 0 }
+                guard missing.isEmpty else {
+                    throw ScenarioError("task \(task.index + 1) is defined with classes \(task.classes), but the \(split) set of \(dataset.name) has no sample of class \(missing.map(String.init).joined(separator: ", ")); every task needs every one of its classes")
+                }
+            }
+        }
         tasks = built.tasks
-        evalSettings = config.setting == .class ? [.class, .task] : [config.setting]
+        evalSettings = Scenario.evalSettings(of: config)
         fingerprint = String(Fingerprint.hex(([header] + built.fingerprintParts).joined(separator: "\n")).prefix(16))
     }
 

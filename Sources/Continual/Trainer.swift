@@ -31,6 +31,9 @@ public struct TrainingConfig: Codable, Sendable, Hashable {
     public static let defaultEvalSubsample = 1_000
     /// K when `gapWindow` is not given.
     public static let defaultGapWindow = 100
+    /// A training loss above this stops the run as diverged (a non-finite loss always does);
+    /// nil: no bound. Left out of the encoding when nil, so it changes no stamp.
+    public var lossLimit: Double?
 
     public init(hidden: [Int] = [400, 400], optimizer: OptimizerKind = .adam, learningRate: Double = 0.001,
                 batchSize: Int = 128, epochs: Int = 1, iterations: Int? = nil, evalBatchSize: Int = 500,
@@ -79,6 +82,51 @@ public struct RunResult: Codable, Sendable {
     public var components: [String: [String: Double]]
     /// The accuracy during training, with `evalEvery`; `nil` otherwise.
     public var curve: LearningCurve?
+    /// Set when training stopped because the loss diverged; the matrices then hold the rows of
+    /// the tasks finished before it. Absent from the JSON otherwise.
+    public var divergence: Divergence?
+}
+
+/// Where a run's training loss became non-finite (or passed `TrainingConfig.lossLimit`): the
+/// task and the step within it, both counted from 1, and the loss. A non-finite loss is stored as
+/// the string "nan", "inf" or "-inf", since JSON has no such numbers.
+public struct Divergence: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var task: Int
+    public var step: Int
+    public var loss: Double
+
+    public init(task: Int, step: Int, loss: Double) {
+        self.task = task
+        self.step = step
+        self.loss = loss
+    }
+
+    public var description: String { "diverged at task \(task), step \(step): loss \(Divergence.text(loss))" }
+
+    public static func text(_ x: Double) -> String { x.isNaN ? "nan" : x == .infinity ? "inf" : x == -.infinity ? "-inf" : "\(x)" }
+
+    enum CodingKeys: String, CodingKey { case task, step, loss }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        task = try c.decode(Int.self, forKey: .task)
+        step = try c.decode(Int.self, forKey: .step)
+        if let text = try? c.decode(String.self, forKey: .loss) {
+            guard let x = ["nan": Double.nan, "inf": .infinity, "-inf": -.infinity][text] else {
+                throw DecodingError.dataCorruptedError(forKey: .loss, in: c, debugDescription: "expected a number, nan, inf or -inf")
+            }
+            loss = x
+        } else {
+            loss = try c.decode(Double.self, forKey: .loss)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(task, forKey: .task)
+        try c.encode(step, forKey: .step)
+        if loss.isFinite { try c.encode(loss, forKey: .loss) } else { try c.encode(Divergence.text(loss), forKey: .loss) }
+    }
 }
 
 /// Progress of a run, for the command line.
@@ -168,14 +216,22 @@ public struct Trainer {
 
         var taskLoss: [Double] = []
         var globalStep = 0
-        for t in 0..<T {
+        var divergence: Divergence?
+        tasks: for t in 0..<T {
             session.beginTask(t)
             curve?.taskStarts.append(globalStep)
             let steps = config.steps(forTaskOf: scenario.tasks[t].trainIndices.count)
             var lossSum = 0.0
             let started = clock.now
             for step in 0..<steps {
-                lossSum += Double(session.step())
+                let loss = Double(session.step())
+                if !loss.isFinite || loss > (config.lossLimit ?? .infinity) {
+                    divergence = Divergence(task: t + 1, step: step + 1, loss: loss)
+                    trainSeconds += clock.lap() - curveSeconds
+                    evalSeconds += curveSeconds
+                    break tasks
+                }
+                lossSum += loss
                 globalStep += 1
                 if every > 0 && globalStep % every == 0 && step < steps - 1 { evaluateCurve(step: globalStep, task: t) }
                 if let progress, step % 50 == 49 || step == steps - 1 {
@@ -194,12 +250,13 @@ public struct Trainer {
         }
         curve?.taskStarts.append(globalStep)
         var reports: [String: [String: Double]] = [:]
-        for c in components { reports[c.key] = c.report() }
+        // A diverged run's reports may hold non-finite values, which JSON cannot store.
+        for c in components { reports[c.key] = c.report().filter { divergence == nil || $0.value.isFinite } }
         let search = components.reduce(SearchCost()) { SearchCost(samples: $0.samples + $1.search.samples, seconds: $0.seconds + $1.search.seconds) }
         var result = RunResult(accuracy: accuracy, initial: initial, taskLoss: taskLoss, trainSeconds: trainSeconds,
                                evalSeconds: evalSeconds, trainedSamples: session.trainedSamples + search.samples,
                                parameterCount: (network as? any GrowingNetwork)?.parametersInUse ?? network.parameters.count,
-                               components: reports)
+                               components: reports, divergence: divergence)
         result.curve = curve
         if search.samples > 0 || search.seconds > 0 {
             result.searchSamples = search.samples

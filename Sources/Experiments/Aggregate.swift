@@ -4,6 +4,10 @@ import Schema
 
 /// The tables made from a set of run records: the long-format matrix, the per-method summary
 /// with confidence intervals, and the Markdown table printed at the end of a run.
+///
+/// A method with a diverged cell (`RunResult.divergence`) has no numbers anywhere: its other
+/// seeds' mean would be a mean of the survivors. The Markdown table says it diverged, with the
+/// task, step and loss of each diverged seed, and `divergedCSV` lists them.
 public struct Aggregate: Sendable {
     public let experiment: String
     public let records: [RunRecord]
@@ -37,7 +41,33 @@ public struct Aggregate: Sendable {
 
     var settings: [String] { records.first?.evalSettings ?? [] }
 
-    func runs(_ method: String) -> [RunRecord] { records.filter { $0.method == method }.sorted { $0.seed < $1.seed } }
+    /// The records of cells whose training diverged, by method and seed.
+    public var diverged: [RunRecord] {
+        records.filter { $0.result.divergence != nil }.sorted { ($0.method, $0.seed) < ($1.method, $1.seed) }
+    }
+
+    /// The records of the methods none of whose cells diverged: what the tables are made of.
+    public var usableRecords: [RunRecord] {
+        let bad = Set(diverged.map(\.method))
+        return records.filter { !bad.contains($0.method) }
+    }
+
+    /// A method's records in seed order; none for a method with a diverged cell.
+    func runs(_ method: String) -> [RunRecord] {
+        let rs = records.filter { $0.method == method }
+        if rs.contains(where: { $0.result.divergence != nil }) { return [] }
+        return rs.sorted { $0.seed < $1.seed }
+    }
+
+    /// `method,seed,task,step,loss`: every diverged cell, where its loss left the finite range
+    /// (or passed the loss limit); task and step counted from 1.
+    public var divergedCSV: String {
+        let lines = ["method,seed,task,step,loss"] + diverged.map { r in
+            let d = r.result.divergence!
+            return "\(r.method),\(r.seed),\(d.task),\(d.step),\(Divergence.text(d.loss))"
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
 
     /// `method,seed,eval,after_task,task,accuracy`; after_task 0 is the evaluation before any
     /// training; tasks are numbered from 1.
@@ -159,6 +189,12 @@ public struct Aggregate: Sendable {
             out += "\n\(experiment) — \(setting), mean ± 95% CI over seeds (%)\n\n"
             out += "| method | n | ACC | BWT | FWT | forgetting |\n|---|---|---|---|---|---|\n"
             for method in methods {
+                let failed = diverged.filter { $0.method == method }
+                if !failed.isEmpty {
+                    let seeds = failed.map { "seed \($0.seed) at task \($0.result.divergence!.task), step \($0.result.divergence!.step), loss \(Divergence.text($0.result.divergence!.loss))" }
+                    out += "| \(method) | – | diverged: \(seeds.joined(separator: "; ")) | | | |\n"
+                    continue
+                }
                 var cells: [String] = []
                 var n = 0
                 for metric in metrics {

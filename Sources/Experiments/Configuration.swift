@@ -101,6 +101,9 @@ extension ExperimentConfig {
         let parts = method.split(separator: "+").map(String.init)
         var keys: [ComponentKey] = []
         for part in parts {
+            if parts.count > 1, baselines.contains(part) {
+                throw ConfigError("method '\(method)': \(part) is a method of its own and cannot be joined with +; only components can (\(registry.keys.map(\.rawValue).joined(separator: ", ")))")
+            }
             let key = ComponentKey(part)
             guard registry.type(of: key) != nil else {
                 let known = (baselines + registry.keys.map(\.rawValue)).joined(separator: ", ")

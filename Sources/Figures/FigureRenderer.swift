@@ -52,11 +52,13 @@ public enum FigureRenderer {
         var plan = Plan(results: results)
         plan.build()
 
-        try AtomicFile.makeFolder(outputDirectory)
         let figureFolder = (outputDirectory as NSString).appendingPathComponent("figures")
         let tableFolder = (outputDirectory as NSString).appendingPathComponent("tables")
-        try AtomicFile.makeFolder(figureFolder)
-        try AtomicFile.makeFolder(tableFolder)
+        for folder in [outputDirectory, figureFolder, tableFolder] {
+            do { try AtomicFile.makeFolder(folder) } catch { throw FiguresError(error) }
+            // The temporary files of a render that was killed between writing and renaming.
+            AtomicFile.removeStaleTemporaries(in: folder)
+        }
 
         var report = RenderReport(resultsDirectory: resultsDirectory, figures: [], tables: [], notes: plan.notes)
         // One figure after another, in plan order: cairo's toy font API, which every canvas uses,
@@ -68,7 +70,7 @@ public enum FigureRenderer {
         }
         for (name, text) in plan.tables {
             let path = (tableFolder as NSString).appendingPathComponent(name)
-            try AtomicFile.write(Array(text.utf8), to: path)
+            do { try AtomicFile.write(text, to: path) } catch { throw FiguresError(error) }
             report.tables.append(path)
         }
         return report
@@ -88,7 +90,7 @@ extension FigureRenderer {
             } catch {
                 throw FiguresError(.renderFailed, path: path, "cannot render the figure: \(error)")
             }
-            try AtomicFile.write(bytes, to: path)
+            do { try AtomicFile.write(bytes, to: path) } catch { throw FiguresError(error) }
             written.append(path)
         }
         return written

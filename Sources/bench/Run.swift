@@ -82,6 +82,8 @@ struct Run: ParsableCommand {
     var batchSize: Int?
     @Option(help: "Learning rate.")
     var lr: Double?
+    @Option(help: "Stop a cell as diverged when its training loss exceeds this (a non-finite loss always does).")
+    var lossLimit: Double?
     @Option(help: "Optimizer: sgd or adam.")
     var optimizer: OptimizerKind?
     @Option(help: "Hidden layer widths, e.g. 400,400.")
@@ -131,6 +133,7 @@ struct Run: ParsableCommand {
         if let iterations { c.training.iterations = iterations }
         if let batchSize { c.training.batchSize = batchSize }
         if let lr { c.training.learningRate = lr }
+        if let lossLimit { c.training.lossLimit = lossLimit }
         if let optimizer { c.training.optimizer = optimizer }
         if let hidden { c.training.hidden = hidden.widths }
         if let seeds { c.seeds = seeds.seeds }
@@ -174,6 +177,7 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         _ = try arguments()
+        if out?.isEmpty == true { throw ValidationError("--out must name a folder; an empty path would write into the current folder") }
         do { try makeConfig().validatedPlan() } catch let error as ConfigError {
             throw ValidationError(ComponentArguments.flagged(error, flags: try givenFlags()))
         }
@@ -185,8 +189,7 @@ struct Run: ParsableCommand {
         if dryRun {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(config), as: UTF8.self))
-            return
+            return try reportingErrors { try say(String(decoding: try encoder.encode(config), as: UTF8.self)) }
         }
         try reportingErrors {
             let fileSettings = try experimentFile()
@@ -195,7 +198,7 @@ struct Run: ParsableCommand {
             runner.workers = study.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
             runner.workerExecutable = currentExecutable()
             runner.interval = study.interval
-            let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { FileHandle.standardError.write(Data($0.utf8)) }
+            let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { _ = try? StandardStream.write($0, to: STDERR_FILENO) }
             runner.events = { display.handle($0) }
             let plan = try config.validatedPlan()
             if !plan.full.isEmpty && config.ablation != .addOne {
@@ -213,10 +216,10 @@ struct Run: ParsableCommand {
                 throw error
             }
             display.finish()
-            print(outcome.aggregate.markdown)
-            if !outcome.ablation.isEmpty { print(outcome.ablation.markdown(experiment: config.name)) }
-            printFigureReport(try FigureRenderer.render(resultsDirectory: outcome.directory.path))
-            print("results: \(outcome.directory.path) (\(outcome.ran.count) cells run, \(outcome.skipped.count) already done, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+            try say(outcome.aggregate.markdown)
+            if !outcome.ablation.isEmpty { try say(outcome.ablation.markdown(experiment: config.name)) }
+            try printFigureReport(try FigureRenderer.render(resultsDirectory: outcome.directory.path))
+            try say("results: \(outcome.directory.path) (\(outcome.ran.count) cells run, \(outcome.skipped.count) already done, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
         }
     }
 }
