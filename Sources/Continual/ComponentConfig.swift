@@ -171,6 +171,10 @@ public struct ComponentRegistry: @unchecked Sendable, Hashable {
         PNASConfig.self,
         NestedConfig.self,
         L2Config.self,
+        AGEMConfig.self,
+        GEMConfig.self,
+        GDumbConfig.self,
+        ICaRLConfig.self,
     ])
 
     public var keys: [ComponentKey] { types.map { $0.key } }

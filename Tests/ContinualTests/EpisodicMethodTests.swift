@@ -1,0 +1,147 @@
+import Foundation
+import NeuralNet
+import Testing
+@testable import Continual
+
+@Suite struct EpisodicMethodTests {
+    /// Split mnist-mini, class-IL, 5 tasks, 784-100-10, Adam 0.001, batch 64, 150 steps a task.
+    static func acc(_ settings: ComponentSettings, seed: UInt64) throws -> (classIL: Double, taskIL: Double, result: RunResult) {
+        let scenario = try Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 5), dataset: mnistMini, seed: seed)
+        let trainer = Trainer(scenario: scenario, config: TrainingConfig(hidden: [100], optimizer: .adam, learningRate: 0.001, batchSize: 64, iterations: 150),
+                              seed: seed, settings: settings)
+        let result = trainer.run()
+        func acc(_ s: String) -> Double { MetricSet(R: result.accuracy[s]!, b: result.initial[s]!).acc }
+        return (acc("class-il"), acc(Scenario.taskMaskedClassIL), result)
+    }
+
+    /// Finetune's (class-IL, task-IL) ACC in the same runs, seeds 1, 2, 3 (computed once).
+    static let finetune: [UInt64: (classIL: Double, taskIL: Double)] = {
+        var out: [UInt64: (Double, Double)] = [:]
+        for seed: UInt64 in [1, 2, 3] {
+            let r = try! acc(ComponentSettings(), seed: seed)
+            out[seed] = (r.classIL, r.taskIL)
+        }
+        return out
+    }()
+
+    /// A-GEM (memory 500, reference batch 256) ends well above finetune in the task-masked
+    /// evaluation of the class-IL run on every one of three seeds (the projection keeps the
+    /// earlier tasks' within-task decisions). Its class-IL gain at this length is small (measured
+    /// when written, class-IL ACC agem/finetune: seed 2 0.234/0.191, seed 3 0.202/0.190), so it is
+    /// not asserted; the task-IL one is (task-IL ACC agem/finetune, seed 3: 0.972/0.922; seed 1
+    /// with 300 steps: 0.969/0.826).
+    @Test func agemBeatsFinetune() throws {
+        for seed: UInt64 in [1, 2, 3] {
+            let finetune = Self.finetune[seed]!.taskIL
+            let (_, agem, result) = try Self.acc(ComponentSettings(AGEMConfig(capacity: 500, referenceBatchSize: 256)), seed: seed)
+            #expect(agem > finetune + 0.03, "seed \(seed): agem \(agem), finetune \(finetune)")
+            let r = try #require(result.components["agem"])
+            #expect(r["agem_memory_filled"] == 500 && r["agem_memory_bytes"] == 500 * 785)
+            #expect(r["agem_projected_share"]! > 0)
+            // Per class (the report follows the last task's update): every class, 500 in all.
+            let perClass = r.filter { $0.key.hasPrefix("class_count.") }
+            #expect(perClass.count == 10 && perClass.values.reduce(0, +) == 500, "\(perClass)")
+        }
+    }
+}
+
+@Suite struct GDumbTests {
+    static func run(_ config: GDumbConfig, iterations: Int, seed: UInt64 = 1) throws -> RunResult {
+        let scenario = try Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 5), dataset: mnistMini, seed: seed)
+        return Trainer(scenario: scenario, config: TrainingConfig(hidden: [100], optimizer: .adam, learningRate: 0.001, batchSize: 64, iterations: iterations),
+                       seed: seed, settings: ComponentSettings(config)).run()
+    }
+
+    /// The memory is class-balanced (300 slots, 10 classes: 30 each at the end), what is evaluated
+    /// is a network retrained from scratch on it — so the stream learner's training length does
+    /// not change a single accuracy — and it ends well above finetune in class-IL.
+    @Test func retrainsFromTheMemoryAlone() throws {
+        let config = GDumbConfig(capacity: 300, epochs: 5, batchSize: 16)
+        let short = try Self.run(config, iterations: 1), long = try Self.run(config, iterations: 40)
+        #expect(short.accuracy == long.accuracy)
+        let report = try #require(long.components["gdumb"])
+        let perClass = report.filter { $0.key.hasPrefix("class_count.") }.values
+        #expect(perClass.count == 10 && perClass.allSatisfy { $0 == 30 }, "\(report)")
+        #expect(report["gdumb_memory_bytes"] == 300 * 785 && report["gdumb_retrain_steps"]! > 0)
+        // Before any training the memory is empty and the trained network is evaluated.
+        let R = long.accuracy["class-il"]!
+        let acc = MetricSet(R: R, b: long.initial["class-il"]!).acc
+        let scenario = try Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 5), dataset: mnistMini, seed: 1)
+        let finetune = Trainer(scenario: scenario, config: TrainingConfig(hidden: [100], optimizer: .adam, learningRate: 0.001, batchSize: 64, iterations: 40),
+                               seed: 1).run()
+        let finetuneACC = MetricSet(R: finetune.accuracy["class-il"]!, b: finetune.initial["class-il"]!).acc
+        #expect(acc > finetuneACC + 0.3, "gdumb \(acc), finetune \(finetuneACC)")
+    }
+}
+
+@Suite struct ICaRLTests {
+    /// Herding by hand, 1-D features (0, 1, 2, 10), mean 3.25: the first pick is 2 (distance
+    /// 1.25); then (2 + x)/2 closest to 3.25 is x = 1 (1.5, distance 1.75; 0 → 2.25, 10 → 2.75);
+    /// then (3 + x)/3: x = 10 (4.33, distance 1.08; 0 → 2.25); then 0. Random or first-m choices
+    /// would differ: the first two rows (0, 1) have mean 0.5, herding's (2, 1) 1.5.
+    @Test func herdingByHand() {
+        #expect(ICaRL.herding([0, 1, 2, 10], rows: 4, dimension: 1, select: 4) == [2, 1, 3, 0])
+        #expect(ICaRL.herding([0, 1, 2, 10], rows: 4, dimension: 1, select: 2) == [2, 1])
+        #expect(ICaRL.herding([0, 1, 2, 10], rows: 4, dimension: 1, select: 0) == [])
+        // 2-D: rows (1, 0), (0, 1), (0.6, 0.4), (0.5, 0.5); mean (0.525, 0.475): the first pick is
+        // (0.5, 0.5) (distance² 0.00125 against 0.0125 for (0.6, 0.4)).
+        #expect(ICaRL.herding([1, 0, 0, 1, 0.6, 0.4, 0.5, 0.5], rows: 4, dimension: 2, select: 1) == [3])
+    }
+
+    /// Nearest mean on a toy set: a 2-2-3 MLP whose hidden layer is the identity (so φ(x) =
+    /// x/‖x‖ for x ≥ 0), means (1, 0) for unit 0 and (0, 1) for unit 1, none for unit 2.
+    @Test func nearestMeanClassification() {
+        var random = RandomStream(seed: 1, purpose: "init")
+        let mlp = MLP(inputs: 2, hidden: [2], outputs: 3, capacity: 4, random: &random)
+        let w = mlp.parameters.values(mlp.layers[0].weight), b = mlp.parameters.values(mlp.layers[0].bias)
+        w[0] = 1; w[1] = 0; w[2] = 0; w[3] = 1; b[0] = 0; b[1] = 0
+        let classifier = NearestMeanClassifier(network: mlp, means: [[1, 0], [0, 1], nil], featureCount: 2)
+        let x: [Float] = [3, 0.5, 0.1, 2, 1, 1.2]
+        let scores = Array(UnsafeBufferPointer(start: classifier.forward(x, rows: 3), count: 9))
+        func argmax(_ r: Int) -> Int { (0..<3).max { scores[r * 3 + $0] < scores[r * 3 + $1] }! }
+        #expect(argmax(0) == 0 && argmax(1) == 1 && argmax(2) == 1)
+        // −‖φ − μ‖² = −(2 − 2 φ·μ) for unit vectors: row 0, φ = (3, 0.5)/√9.25.
+        let phi0 = 3 / Float(9.25).squareRoot()
+        #expect(abs(scores[0] - (-(2 - 2 * phi0))) < 1e-5)
+        #expect(scores[2] == -.greatestFiniteMagnitude)
+    }
+
+    /// The distillation gradient against central differences, and a wrong gradient caught.
+    @Test func distillationGradient() {
+        let n = 3, k = 4
+        var r = RandomStream(seed: 3, purpose: "z")
+        var z = (0..<(n * k)).map { _ in 4 * (r.nextFloat() - 0.5) }
+        let old = (0..<(n * k)).map { _ in 4 * (r.nextFloat() - 0.5) }
+        let units: [UInt8] = [1, 0, 1, 1]
+        func loss(_ z: [Float], _ g: inout [Float]) -> Double {
+            Double(ICaRL.distill(logits: z, targets: old, units: units, rows: n, classes: k, weight: 2, gradient: &g))
+        }
+        var g = [Float](repeating: 0, count: n * k)
+        _ = loss(z, &g)
+        for i in 0..<(n * k) {
+            if units[i % k] == 0 { #expect(g[i] == 0); continue }
+            var scratch = [Float](repeating: 0, count: n * k)
+            let h: Float = 1e-2, keep = z[i]
+            z[i] = keep + h; let up = loss(z, &scratch)
+            z[i] = keep - h; let down = loss(z, &scratch)
+            z[i] = keep
+            let numeric = (up - down) / Double(2 * h)
+            #expect(abs(numeric - Double(g[i])) < 1e-3, "entry \(i): \(numeric) vs \(g[i])")
+            #expect(abs(numeric - Double(g[i]) / 2) > 1e-3 || abs(g[i]) < 1e-3)
+        }
+    }
+
+    /// Split mnist-mini, class-IL, 5 tasks, 784-100-10, 150 steps a task: iCaRL (500 exemplars)
+    /// ends far above finetune in class-IL on each of three seeds; the exemplars are balanced
+    /// (50 a class) and reported per class.
+    @Test func beatsFinetuneInClassIL() throws {
+        for seed: UInt64 in [1, 2, 3] {
+            let finetune = EpisodicMethodTests.finetune[seed]!.classIL
+            let (icarl, _, result) = try EpisodicMethodTests.acc(ComponentSettings(ICaRLConfig(capacity: 500)), seed: seed)
+            #expect(icarl > finetune + 0.3, "seed \(seed): icarl \(icarl), finetune \(finetune)")
+            let report = try #require(result.components["icarl"])
+            let perClass = report.filter { $0.key.hasPrefix("class_count.") }.values
+            #expect(perClass.count == 10 && perClass.allSatisfy { $0 == 50 } && report["icarl_memory_filled"] == 500, "\(report)")
+        }
+    }
+}
