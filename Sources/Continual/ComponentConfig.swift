@@ -171,6 +171,7 @@ public struct ComponentRegistry: @unchecked Sendable, Hashable {
         PNASConfig.self,
         NestedConfig.self,
         L2Config.self,
+        SIConfig.self,
     ])
 
     public var keys: [ComponentKey] { types.map { $0.key } }
