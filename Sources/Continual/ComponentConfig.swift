@@ -172,6 +172,7 @@ public struct ComponentRegistry: @unchecked Sendable, Hashable {
         NestedConfig.self,
         L2Config.self,
         SIConfig.self,
+        MASConfig.self,
     ])
 
     public var keys: [ComponentKey] { types.map { $0.key } }
