@@ -173,6 +173,7 @@ public struct ComponentRegistry: @unchecked Sendable, Hashable {
         L2Config.self,
         SIConfig.self,
         MASConfig.self,
+        LwFConfig.self,
     ])
 
     public var keys: [ComponentKey] { types.map { $0.key } }
