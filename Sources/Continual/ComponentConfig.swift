@@ -174,6 +174,7 @@ public struct ComponentRegistry: @unchecked Sendable, Hashable {
         SIConfig.self,
         MASConfig.self,
         LwFConfig.self,
+        DERPPConfig.self,
     ])
 
     public var keys: [ComponentKey] { types.map { $0.key } }
