@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "Continual", targets: ["Continual"]),
         .library(name: "Experiments", targets: ["Experiments"]),
         .library(name: "Figures", targets: ["Figures"]),
+        .library(name: "Schema", targets: ["Schema"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,17 +36,17 @@ let package = Package(
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
 
         /// The results schema both the writer (Experiments) and the reader (Figures) import:
-        /// settings, metric keys, CSV columns, the clock. No dependencies.
+        /// settings, metric keys, CSV columns, the clock, the atomic writer. No dependencies.
         .target(name: "Schema"),
         .target(name: "NeuralNet", dependencies: ["COpenBLAS"], swiftSettings: numericFlags),
-        .target(name: "Datasets", dependencies: ["CZlib"]),
+        .target(name: "Datasets", dependencies: ["CZlib", "Schema"]),
         .target(name: "Continual", dependencies: ["Schema", "NeuralNet", "Datasets"], swiftSettings: numericFlags),
         .target(name: "Experiments", dependencies: ["Schema", "Continual", "NeuralNet", "Datasets", .product(name: "Yams", package: "Yams")]),
         .target(name: "Figures", dependencies: ["Schema", "CCairo", "CPNG"]),
         .executableTarget(
             name: "bench",
             dependencies: [
-                "Datasets", "NeuralNet", "Continual", "Experiments", "Figures",
+                "Schema", "Datasets", "NeuralNet", "Continual", "Experiments", "Figures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,7 +54,8 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "ContinualTests", dependencies: ["Continual"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"], exclude: ["Snapshots"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Figures", "Schema"], exclude: ["Snapshots"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures", "Schema"]),
+        .testTarget(name: "SchemaTests", dependencies: ["Schema"]),
     ]
 )

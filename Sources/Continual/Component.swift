@@ -71,6 +71,19 @@ public protocol Component: AnyObject {
     func networkForEvaluation(_ context: TrainingContext) -> (any Network)?
     /// Cost figures and diagnostics for the run record (e.g. `replay_buffer_bytes`).
     func report() -> [String: Double]
+    /// Training the component did on its own, outside the trainer's steps (`pnas`'s candidate
+    /// search): counted into the run's trained samples and reported apart in `costs.csv`.
+    var search: SearchCost { get }
+}
+
+/// Training a component does outside the trainer's steps: rows trained and wall-clock seconds.
+public struct SearchCost: Sendable, Equatable {
+    public var samples = 0
+    public var seconds = 0.0
+    public init(samples: Int = 0, seconds: Double = 0) {
+        self.samples = samples
+        self.seconds = seconds
+    }
 }
 
 extension Component {
@@ -87,4 +100,5 @@ extension Component {
     public func afterTask(_ context: TrainingContext) {}
     public func networkForEvaluation(_ context: TrainingContext) -> (any Network)? { nil }
     public func report() -> [String: Double] { [:] }
+    public var search: SearchCost { SearchCost() }
 }

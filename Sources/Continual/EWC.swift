@@ -39,7 +39,8 @@ public struct EWCConfig: ComponentConfig {
     /// λ: the penalty is λ/2 · Σ_i F_i (θ_i − θ*_i)².
     public var lambda: Double
     public var variant: Variant
-    /// γ of the online variant (ignored by `separate`).
+    /// γ of the online variant (ignored by `separate`): applied when the Fisher is accumulated, not
+    /// again in the penalty (see `EWC` for converting λ from van de Ven's convention: λ = γ · λ_vdV).
     public var gamma: Double
     public var fisherLabels: FisherLabels
     /// Training samples of the finished task the Fisher is computed on: nil = all, otherwise the
@@ -92,6 +93,15 @@ public struct EWCConfig: ComponentConfig {
 /// (summed over i), the penalty is λ/2 (Σ_i F̄_i (θ_i − θ̄_i)² + c) — the same value and gradient,
 /// at the cost of one penalty whatever the number of tasks. The online variant keeps
 /// F ← γ F + F_new and θ* = θ after the latest task.
+///
+/// γ convention of online EWC: here γ is applied once, when the running Fisher is accumulated, and
+/// the penalty is λ/2 Σ F (θ − θ*)². Van de Ven's code (and Schwarz et al.'s loss, ½‖θ − θ*‖²_{γF*})
+/// accumulates the same F = γ F_old + F_new and applies γ a second time in the penalty,
+/// λ_vdV/2 · γ · Σ F (θ − θ*)². The two agree at every task when
+///
+///     λ (this suite) = γ · λ_vdV,        e.g. van de Ven's λ = 1e9 with γ = 0.8 is λ = 8e8 here,
+///
+/// so a λ taken from their tables must be multiplied by γ (with γ = 1 the two are the same).
 ///
 /// Works with any `Network`: an `MLP` gets the fast Fisher (each layer's per-sample output
 /// gradients, one sgemm per layer), any other network one backward pass per sample. Works in

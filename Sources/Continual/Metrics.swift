@@ -84,15 +84,20 @@ public enum Metrics {
     ///
     /// Concretely:
     /// ```
-    /// f_j = max_{l ∈ {1,…,T−1}} R_{l,j} − R_{T,j}        for j = 1,…,T−1
+    /// f_j = max_{l ∈ {j,…,T−1}} R_{l,j} − R_{T,j}        for j = 1,…,T−1
     /// F_T = (1/(T−1)) Σ_{j=1}^{T−1} f_j
     /// ```
     /// The denominator is T − 1: the last task cannot have been forgotten yet. The maximum runs over
-    /// every row l = 1,…,T−1, as in Chaudhry's definition, so it includes the rows l < j taken before
-    /// task j was trained on (the upper triangle). Implementations that only store accuracies on tasks
-    /// already seen (and so take the maximum over l = j,…,T−1) agree whenever no accuracy before
-    /// training exceeds a later one. f_j is not clamped at 0: a task whose final accuracy is above
-    /// all earlier ones contributes a negative term.
+    /// the rows taken after task j was trained (l = j,…,T−1): "knowledge acquired" about task j, as
+    /// in Chaudhry et al.'s own evaluation, which only evaluates tasks already seen. Rows l < j (the
+    /// upper triangle: accuracy before task j was trained, chance or a lucky transfer) do not count.
+    /// The forgetting figure (`Figures`, per task) uses this same definition, so the mean of its
+    /// bars is this number.
+    ///
+    /// f_j is not clamped at 0: a task whose final accuracy is above every earlier one (backward
+    /// transfer) contributes a negative term. Mammoth's `forgetting` differs here: it pads unseen
+    /// tasks with 0 and takes the maximum over every row including the last (l = j,…,T), so its
+    /// f_j = max(0, ours) — never negative, and its mean is ≥ this one.
     ///
     /// - Parameter R: the T×T accuracy matrix.
     /// - Returns: `nil` when T < 2.
@@ -101,8 +106,8 @@ public enum Metrics {
         guard T >= 2 else { return nil }
         var sum = 0.0
         for j in 0..<(T - 1) {
-            var best = R[0][j]
-            for l in 1..<(T - 1) { best = max(best, R[l][j]) }
+            var best = R[j][j]
+            for l in j..<(T - 1) { best = max(best, R[l][j]) }
             sum += best - R[T - 1][j]
         }
         return sum / Double(T - 1)
@@ -203,7 +208,10 @@ public enum Metrics {
 /// The end-of-run metrics of one accuracy matrix, as written to the result CSVs.
 ///
 /// Each metric is defined in `Metrics`; a metric that is undefined for the run's T (BWT, FWT and
-/// forgetting with T = 1) is `nil`. `Key`'s raw values are the stable snake_case names used in the
+/// forgetting with T = 1) is `nil`. Four need more than R and b and are `nil` until given:
+/// intransigence needs the `joint` run of the same seed (set when records are aggregated,
+/// `with(intransigenceAgainst:)`), and the stability-gap metrics need a `LearningCurve` (runs with
+/// `evalEvery`, `with(_:)`). `Key`'s raw values are the stable snake_case names used in the
 /// `metric` column of the CSVs and as the JSON keys; they must not change.
 public struct MetricSet: Codable, Sendable, Equatable {
     /// `Metrics.averageAccuracy`.
@@ -218,6 +226,14 @@ public struct MetricSet: Codable, Sendable, Equatable {
     public var learningAccuracy: Double
     /// `Metrics.averageIncrementalAccuracy`.
     public var averageIncrementalAccuracy: Double
+    /// `Metrics.intransigence` against the `joint` run of the same seed; `nil` without one.
+    public var intransigence: Double?
+    /// `StabilityGap.gap`: mean drop of an old task's accuracy in the first K steps of a later task.
+    public var stabilityGap: Double?
+    /// `StabilityGap.minAccuracy` (De Lange et al.'s min-ACC at the end of training).
+    public var minAccuracy: Double?
+    /// `StabilityGap.worstCaseAccuracy` (WC-ACC at the end of training).
+    public var worstCaseAccuracy: Double?
 
     /// The name of each metric (`Schema.MetricKey`): the raw value is the CSV `metric` column
     /// and the JSON key.
@@ -227,7 +243,8 @@ public struct MetricSet: Codable, Sendable, Equatable {
     typealias CodingKeys = Key
 
     /// The stable snake_case names, in `Key.allCases` order:
-    /// acc, bwt, fwt, forgetting, learning_accuracy, avg_incremental_acc.
+    /// acc, bwt, fwt, forgetting, learning_accuracy, avg_incremental_acc, intransigence,
+    /// stability_gap, min_acc, wc_acc.
     public static let names: [String] = MetricKey.names
 
     /// Computes every metric from one run.
@@ -253,7 +270,29 @@ public struct MetricSet: Codable, Sendable, Equatable {
         case .forgetting: forgetting
         case .learningAccuracy: learningAccuracy
         case .averageIncrementalAccuracy: averageIncrementalAccuracy
+        case .intransigence: intransigence
+        case .stabilityGap: stabilityGap
+        case .minAccuracy: minAccuracy
+        case .worstCaseAccuracy: worstCaseAccuracy
         }
+    }
+
+    /// These metrics with `intransigence` = `Metrics.intransigence(R, joint:)`, the reference being
+    /// the accuracy matrix of the `joint` run (same seed, same evaluation): R^joint_{k,k} is its
+    /// accuracy on task k after training jointly on tasks 1…k.
+    public func with(intransigenceOf R: [[Double]], against joint: [[Double]]) -> MetricSet {
+        var out = self
+        out.intransigence = Metrics.intransigence(R, joint: joint)
+        return out
+    }
+
+    /// These metrics with the stability-gap metrics of `gap`.
+    public func with(_ gap: StabilityGap) -> MetricSet {
+        var out = self
+        out.stabilityGap = gap.gap
+        out.minAccuracy = gap.minAccuracy
+        out.worstCaseAccuracy = gap.worstCaseAccuracy
+        return out
     }
 
     /// The value of the metric called `name` (one of `names`), `nil` where it is undefined.

@@ -143,25 +143,23 @@ public struct NestedConfig: ComponentConfig {
     public func makeComponent(scenario: Scenario) -> any Component { Nested(self) }
 
     /// The levels of `layout` in a network's parameter layout, with η_ℓ from `learningRates` or
-    /// `base`.
+    /// `base`, from what the layers declared on their slices (`ParameterSlice.layer`, `.level`).
     ///
-    /// `parallel`: slices named `….level<ℓ>.…` go to level ℓ; any other slice to level 1.
-    /// `chain`: slices are grouped into layers by the name before their last dot (`layer2.weight`
-    /// → `layer2`), in declaration order; G layers are cut into L consecutive blocks, layer g
-    /// going to level ⌊g·L/G⌋ (blocks differ in size by at most one; with G < L some levels
-    /// are empty).
+    /// `parallel`: a slice of level ℓ goes to level min(ℓ, L); a slice without a level to level 1.
+    /// `chain`: slices are grouped by their layer, in declaration order; G layers are cut into L
+    /// consecutive blocks, layer g going to level ⌊g·L/G⌋ (blocks differ in size by at most one;
+    /// with G < L some levels are empty).
     public func levels(of layout: ParameterLayout, base: Double) -> [ContinuumMemoryOptimizer.Level] {
         let L = periods.count
         var ranges = [[Range<Int>]](repeating: [], count: L)
         switch self.layout {
         case .parallel:
-            for s in layout.slices { ranges[NestedConfig.levelTag(s.name).map { min($0, L) - 1 } ?? 0].append(s.range) }
+            for s in layout.slices { ranges[(s.level.map { min($0, L) } ?? 1) - 1].append(s.range) }
         case .chain:
             var groups: [String] = []
             var groupOf: [Int] = []
             for s in layout.slices {
-                let name = s.name.split(separator: ".").dropLast().joined(separator: ".")
-                if groups.last != name { groups.append(name) }
+                if groups.last != s.layer { groups.append(s.layer) }
                 groupOf.append(groups.count - 1)
             }
             let G = groups.count
@@ -173,26 +171,19 @@ public struct NestedConfig: ComponentConfig {
         }
     }
 
-    /// For `pull`: each slice of level ℓ < L paired with the slice of the same name at level ℓ+1.
+    /// For `pull`: the i-th slice of layer l at level ℓ < L paired with the i-th slice of the same
+    /// layer at level ℓ+1, when their sizes agree.
     public func partners(of layout: ParameterLayout) -> [ContinuumMemoryOptimizer.Partner] {
         guard self.layout == .parallel else { return [] }
+        func slices(layer: String, level: Int) -> [ParameterSlice] { layout.slices.filter { $0.layer == layer && $0.level == level } }
         var out: [ContinuumMemoryOptimizer.Partner] = []
         for s in layout.slices {
-            guard let ℓ = NestedConfig.levelTag(s.name), ℓ < periods.count else { continue }
-            let slowName = s.name.split(separator: ".").map { $0 == "level\(ℓ)" ? "level\(ℓ + 1)" : String($0) }.joined(separator: ".")
-            if let slow = layout.slice(named: slowName), slow.count == s.count {
-                out.append(.init(level: ℓ - 1, fast: s.range, slowOffset: slow.offset))
-            }
+            guard let ℓ = s.level, ℓ < periods.count else { continue }
+            let fast = slices(layer: s.layer, level: ℓ), slow = slices(layer: s.layer, level: ℓ + 1)
+            guard let i = fast.firstIndex(of: s), i < slow.count, slow[i].count == s.count else { continue }
+            out.append(.init(level: ℓ - 1, fast: s.range, slowOffset: slow[i].offset))
         }
         return out
-    }
-
-    /// ℓ of a slice named `….level<ℓ>.…`.
-    static func levelTag(_ name: String) -> Int? {
-        for part in name.split(separator: ".") where part.hasPrefix("level") {
-            if let ℓ = Int(part.dropFirst(5)), ℓ >= 1 { return ℓ }
-        }
-        return nil
     }
 
     /// Adjacent ranges joined.

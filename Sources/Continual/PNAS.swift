@@ -180,6 +180,12 @@ public final class PNAS: Component {
     private var dLogits: Matrix?
     private var learningRate: Float?
     private var widthMenu: [Int] = []
+    /// Rows trained by the candidates of every task so far.
+    private var searchSamples = 0
+
+    /// The candidates' training (rows of every search step) and the searches' seconds (training,
+    /// scoring and the controller update), which the trainer adds to the run's costs.
+    public var search: SearchCost { SearchCost(samples: searchSamples, seconds: tasks.reduce(0) { $0 + $1.searchSeconds }) }
 
     public init(_ config: PNASConfig) { self.config = config }
 
@@ -280,6 +286,7 @@ public final class PNAS: Component {
                                                     rows: batch.count, classes: K, gradient: dLogits.data)
             network.backward(batch.inputs.data, outputGradient: dLogits.data, rows: batch.count)
             optimizer.step(network.parameters)
+            searchSamples += batch.count
         }
         network.parameters.zeroGradients()
     }

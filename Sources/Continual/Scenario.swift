@@ -13,9 +13,34 @@ public enum ScenarioKind: String, Codable, Sendable, CaseIterable {
     case rotated
 }
 
-/// What the learner is told at test time: the results schema's settings type
-/// (`Schema.EvalSetting`: task-IL, domain-IL, class-IL, sorted in that order).
-public typealias Setting = EvalSetting
+/// What the learner is told at test time (van de Ven & Tolias 2019). Results name their
+/// evaluations with `Schema.EvalSetting` (`Scenario.evaluationName`), which has these three and
+/// the task-masked scoring of a class-IL run; both sort in case order.
+public enum Setting: String, Codable, Sendable, CaseIterable, Comparable {
+    /// The task is known: only its classes (or its head) compete.
+    case task = "task-il"
+    /// The task is not known and need not be inferred: labels are shared across tasks.
+    case domain = "domain-il"
+    /// The task is not known and must be inferred: every class seen competes.
+    case `class` = "class-il"
+
+    public static func < (a: Setting, b: Setting) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+
+    /// Parses `task`, `domain`, `class` or the full names `task-il`, ….
+    public init?(argument: String) {
+        switch argument.lowercased() {
+        case "task", "task-il": self = .task
+        case "domain", "domain-il": self = .domain
+        case "class", "class-il": self = .class
+        default: return nil
+        }
+    }
+
+    /// The evaluation of the results schema this setting is scored as.
+    public var evaluation: EvalSetting { EvalSetting(rawValue: rawValue)! }
+}
 
 /// The order in which classes are assigned to the tasks of a split scenario.
 public enum ClassOrder: String, Codable, Sendable {
@@ -106,6 +131,25 @@ public struct Scenario: Sendable {
     public let outputCount: Int
     /// The settings every run of this scenario is evaluated under, the configured one first.
     public let evalSettings: [Setting]
+
+    /// The name of the evaluation under mask `setting` in results (the `eval` column of the CSVs,
+    /// the keys of the run record): the setting's own name, except for the task-IL masks applied to
+    /// a network trained in class-IL, which is `class-il-task-masked` — each task's own outputs
+    /// compete, but the network was trained with class-IL masks, so this is not the Task-IL of the
+    /// literature (van de Ven et al. train the network in task-IL; `--setting task` does that).
+    public func evaluationName(_ setting: Setting) -> String { Self.evaluationName(setting, of: config) }
+
+    /// `evaluationName` of a scenario not built yet, from its configuration alone.
+    public static func evaluationName(_ setting: Setting, of config: ScenarioConfig) -> String {
+        setting == .task && config.setting == .class ? taskMaskedClassIL : setting.rawValue
+    }
+
+    /// The name of the task-masked evaluation of a class-IL run.
+    public static let taskMaskedClassIL = EvalSetting.classTaskMasked.rawValue
+    /// The settings a scenario is evaluated in: class-IL is also scored as task-IL.
+    public static func evalSettings(of config: ScenarioConfig) -> [Setting] {
+        config.setting == .class ? [.class, .task] : [config.setting]
+    }
     /// The class order (split), the permutations or angles, and the dataset hash, hashed.
     public let fingerprint: String
     public var inputCount: Int { dataset.featureCount }
@@ -114,84 +158,118 @@ public struct Scenario: Sendable {
         self.config = config
         self.dataset = dataset
         self.seed = seed
-        let C = dataset.classCount, T = config.tasks
+        let T = config.tasks
         guard T >= 1 else { throw ScenarioError("a scenario needs at least one task (got \(T))") }
-        var fingerprintParts = ["\(config.kind.rawValue)|\(config.setting.rawValue)|\(T)|\(dataset.sha256)"]
-        var built: [ContinualTask] = []
-        let trainLabels = dataset.train.labels, testLabels = dataset.test.labels
-
+        let header = "\(config.kind.rawValue)|\(config.setting.rawValue)|\(T)|\(dataset.sha256)"
+        let built: Built
         switch config.kind {
-        case .split:
-            guard C % T == 0, T <= C else {
-                throw ScenarioError("split: \(C) classes cannot be divided into \(T) equal tasks; choose a divisor of \(C)")
-            }
-            var order = Array(0..<C)
-            if config.classOrder == .seeded {
-                var random = RandomStream(seed: seed, purpose: "class-order")
-                random.shuffle(&order)
-            }
-            fingerprintParts.append("order:" + order.map(String.init).joined(separator: ","))
-            let per = C / T
-            outputCount = config.setting == .domain ? per : C
-            var seen = Set<Int>()
-            for t in 0..<T {
-                let classes = Array(order[(t * per)..<((t + 1) * per)])
-                seen.formUnion(classes)
-                var target = [Int32](repeating: -1, count: C)
-                for (position, label) in classes.enumerated() {
-                    target[label] = Int32(config.setting == .domain ? position : label)
-                }
-                let own = Scenario.mask(outputCount, classes.map { Int(target[$0]) })
-                let all = [UInt8](repeating: 1, count: outputCount)
-                let trainMask: [UInt8], evalMasks: [Setting: [UInt8]]
-                switch config.setting {
-                case .task: trainMask = own; evalMasks = [.task: own]
-                case .domain: trainMask = all; evalMasks = [.domain: all]
-                case .class: trainMask = Scenario.mask(outputCount, Array(seen)); evalMasks = [.class: all, .task: own]
-                }
-                let classSet = Set(classes)
-                built.append(ContinualTask(
-                    index: t, classes: classes,
-                    trainIndices: Scenario.indices(of: trainLabels, in: classSet),
-                    testIndices: Scenario.indices(of: testLabels, in: classSet),
-                    transform: .identity, target: target, trainMask: trainMask, evalMasks: evalMasks))
-            }
-        case .permuted, .rotated:
-            outputCount = config.setting == .domain ? C : C * T
-            let allTrain = (0..<dataset.train.count).map(Int32.init), allTest = (0..<dataset.test.count).map(Int32.init)
-            for t in 0..<T {
-                let transform: InputTransform
-                if config.kind == .permuted {
-                    var random = RandomStream(seed: seed, purpose: "permutation", index: t)
-                    let p = random.permutation(dataset.featureCount).map(Int32.init)
-                    transform = .permutation(p)
-                    fingerprintParts.append("perm\(t):" + String(p.prefix(16).map(String.init).joined(separator: ",")) + "#\(p.count)")
-                } else {
-                    let angle = T == 1 ? 0 : config.maxAngle * Double(t) / Double(T - 1)
-                    transform = Scenario.rotation(degrees: angle, height: dataset.height, width: dataset.width)
-                    fingerprintParts.append("angle\(t):\(angle)")
-                }
-                let offset = config.setting == .domain ? 0 : C * t
-                let target = (0..<C).map { Int32($0 + offset) }
-                let own = Scenario.mask(outputCount, Array(offset..<(offset + C)))
-                let all = [UInt8](repeating: 1, count: outputCount)
-                let trainMask: [UInt8], evalMasks: [Setting: [UInt8]]
-                switch config.setting {
-                case .task: trainMask = own; evalMasks = [.task: own]
-                case .domain: trainMask = all; evalMasks = [.domain: all]
-                case .class: trainMask = Scenario.mask(outputCount, Array(0..<(offset + C))); evalMasks = [.class: all, .task: own]
-                }
-                built.append(ContinualTask(
-                    index: t, classes: Array(0..<C), trainIndices: allTrain, testIndices: allTest,
-                    transform: transform, target: target, trainMask: trainMask, evalMasks: evalMasks))
-            }
+        case .split: built = try Scenario.split(config, dataset: dataset, seed: seed)
+        case .permuted, .rotated: built = Scenario.transformed(config, dataset: dataset, seed: seed)
         }
-        for task in built where task.trainIndices.isEmpty || task.testIndices.isEmpty {
+        outputCount = built.outputCount
+        for task in built.tasks where task.trainIndices.isEmpty || task.testIndices.isEmpty {
             throw ScenarioError("task \(task.index + 1) (classes \(task.classes)) has no \(task.trainIndices.isEmpty ? "training" : "test") samples in \(dataset.name)")
         }
-        tasks = built
-        evalSettings = config.setting == .class ? [.class, .task] : [config.setting]
-        fingerprint = String(Fingerprint.hex(fingerprintParts.joined(separator: "\n")).prefix(16))
+        // Every task must hold every class it is defined with, in both splits: a split of a
+        // dataset that lacks a class would otherwise train one-class "two-class" tasks.
+        let C = dataset.classCount
+        var trainCounts = [Int](repeating: 0, count: C), testCounts = [Int](repeating: 0, count: C)
+        for l in dataset.train.labels where Int(l) < C { trainCounts[Int(l)] += 1 }
+        for l in dataset.test.labels where Int(l) < C { testCounts[Int(l)] += 1 }
+        for task in built.tasks {
+            for (split, counts) in [("training", trainCounts), ("test", testCounts)] {
+                let missing = task.classes.filter { counts[$0] == 0 }
+                guard missing.isEmpty else {
+                    throw ScenarioError("task \(task.index + 1) is defined with classes \(task.classes), but the \(split) set of \(dataset.name) has no sample of class \(missing.map(String.init).joined(separator: ", ")); every task needs every one of its classes")
+                }
+            }
+        }
+        tasks = built.tasks
+        evalSettings = Scenario.evalSettings(of: config)
+        fingerprint = String(Fingerprint.hex(([header] + built.fingerprintParts).joined(separator: "\n")).prefix(16))
+    }
+
+    /// What a builder of one scenario kind makes: the tasks, the output count, and the parts of
+    /// the fingerprint after the common header (class order, permutations or angles).
+    struct Built {
+        var tasks: [ContinualTask] = []
+        var outputCount: Int
+        var fingerprintParts: [String] = []
+    }
+
+    /// Split: the classes (in order, or shuffled by the seed's `class-order` stream) cut into T
+    /// equal groups, one per task; domain-IL maps each group onto `per` shared outputs.
+    static func split(_ config: ScenarioConfig, dataset: Dataset, seed: UInt64) throws -> Built {
+        let C = dataset.classCount, T = config.tasks
+        guard C % T == 0, T <= C else {
+            throw ScenarioError("split: \(C) classes cannot be divided into \(T) equal tasks; choose a divisor of \(C)")
+        }
+        var order = Array(0..<C)
+        if config.classOrder == .seeded {
+            var random = RandomStream(seed: seed, purpose: "class-order")
+            random.shuffle(&order)
+        }
+        let per = C / T
+        var built = Built(outputCount: config.setting == .domain ? per : C)
+        built.fingerprintParts.append("order:" + order.map(String.init).joined(separator: ","))
+        var seen: [Int] = []
+        for t in 0..<T {
+            let classes = Array(order[(t * per)..<((t + 1) * per)])
+            seen += classes
+            var target = [Int32](repeating: -1, count: C)
+            for (position, label) in classes.enumerated() {
+                target[label] = Int32(config.setting == .domain ? position : label)
+            }
+            let masks = Scenario.masks(config.setting, outputs: built.outputCount, own: classes.map { Int(target[$0]) }, seen: seen)
+            let classSet = Set(classes)
+            built.tasks.append(ContinualTask(
+                index: t, classes: classes,
+                trainIndices: Scenario.indices(of: dataset.train.labels, in: classSet),
+                testIndices: Scenario.indices(of: dataset.test.labels, in: classSet),
+                transform: .identity, target: target, trainMask: masks.train, evalMasks: masks.eval))
+        }
+        return built
+    }
+
+    /// Permuted and rotated: every class in every task, each task's inputs transformed (a pixel
+    /// permutation from the `permutation` stream of the task, or a rotation by t/(T−1) of the
+    /// largest angle); task-IL and class-IL give each task its own C outputs.
+    static func transformed(_ config: ScenarioConfig, dataset: Dataset, seed: UInt64) -> Built {
+        let C = dataset.classCount, T = config.tasks
+        var built = Built(outputCount: config.setting == .domain ? C : C * T)
+        let allTrain = (0..<dataset.train.count).map(Int32.init), allTest = (0..<dataset.test.count).map(Int32.init)
+        for t in 0..<T {
+            let transform: InputTransform
+            if config.kind == .permuted {
+                var random = RandomStream(seed: seed, purpose: "permutation", index: t)
+                let p = random.permutation(dataset.featureCount).map(Int32.init)
+                transform = .permutation(p)
+                built.fingerprintParts.append("perm\(t):" + String(p.prefix(16).map(String.init).joined(separator: ",")) + "#\(p.count)")
+            } else {
+                let angle = T == 1 ? 0 : config.maxAngle * Double(t) / Double(T - 1)
+                transform = Scenario.rotation(degrees: angle, height: dataset.height, width: dataset.width)
+                built.fingerprintParts.append("angle\(t):\(angle)")
+            }
+            let offset = config.setting == .domain ? 0 : C * t
+            let masks = Scenario.masks(config.setting, outputs: built.outputCount, own: Array(offset..<(offset + C)),
+                                       seen: Array(0..<(offset + C)))
+            built.tasks.append(ContinualTask(
+                index: t, classes: Array(0..<C), trainIndices: allTrain, testIndices: allTest,
+                transform: transform, target: (0..<C).map { Int32($0 + offset) }, trainMask: masks.train, evalMasks: masks.eval))
+        }
+        return built
+    }
+
+    /// The masks of a task, for every kind: task-IL trains and tests on the task's own outputs;
+    /// domain-IL on all outputs; class-IL trains over the outputs seen so far and is tested over
+    /// all outputs (and, scored as task-IL too, over its own).
+    static func masks(_ setting: Setting, outputs: Int, own: [Int], seen: [Int]) -> (train: [UInt8], eval: [Setting: [UInt8]]) {
+        let mine = mask(outputs, own), all = [UInt8](repeating: 1, count: outputs)
+        switch setting {
+        case .task: return (mine, [.task: mine])
+        case .domain: return (all, [.domain: all])
+        case .class: return (mask(outputs, seen), [.class: all, .task: mine])
+        }
     }
 
     static func mask(_ count: Int, _ active: [Int]) -> [UInt8] {

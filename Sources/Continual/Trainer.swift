@@ -16,9 +16,31 @@ public struct TrainingConfig: Codable, Sendable, Hashable {
     public var iterations: Int?
     /// Rows per forward pass when evaluating.
     public var evalBatchSize: Int
+    /// N: also evaluate every task seen so far every N steps during training, for the stability
+    /// gap (`LearningCurve`); `nil` (the default) evaluates at task boundaries only.
+    public var evalEvery: Int?
+    /// Test samples per task in those evaluations (a fixed random subset per task and seed);
+    /// `nil` = `defaultEvalSubsample`.
+    public var evalSubsample: Int?
+    /// K: the steps after a task switch in which the stability gap takes its minimum; `nil` =
+    /// `defaultGapWindow`.
+    public var gapWindow: Int?
+
+    /// Test samples per task of the curve's evaluations when `evalSubsample` is not given (the
+    /// 1,000 of De Lange et al.).
+    public static let defaultEvalSubsample = 1_000
+    /// K when `gapWindow` is not given.
+    public static let defaultGapWindow = 100
+    /// A training loss above this stops the run as diverged (a non-finite loss always does);
+    /// nil: no bound. Left out of the encoding when nil, so it changes no stamp.
+    public var lossLimit: Double?
 
     public init(hidden: [Int] = [400, 400], optimizer: OptimizerKind = .adam, learningRate: Double = 0.001,
-                batchSize: Int = 128, epochs: Int = 1, iterations: Int? = nil, evalBatchSize: Int = 500) {
+                batchSize: Int = 128, epochs: Int = 1, iterations: Int? = nil, evalBatchSize: Int = 500,
+                evalEvery: Int? = nil, evalSubsample: Int? = nil, gapWindow: Int? = nil) {
+        self.evalEvery = evalEvery
+        self.evalSubsample = evalSubsample
+        self.gapWindow = gapWindow
         self.hidden = hidden
         self.optimizer = optimizer
         self.learningRate = learningRate
@@ -36,21 +58,75 @@ public struct TrainingConfig: Codable, Sendable, Hashable {
 
 /// The accuracy matrices and cost figures of one run.
 public struct RunResult: Codable, Sendable {
-    /// R[i][j] per evaluated setting (keyed by `Setting.rawValue`): test accuracy on task j after
+    /// R[i][j] per evaluated setting (keyed by `Scenario.evaluationName`): test accuracy on task j after
     /// training task i, every i and j (the upper triangle too).
     public var accuracy: [String: [[Double]]]
     /// b[j] per evaluated setting: accuracy on task j before any training.
     public var initial: [String: [Double]]
     /// Mean training loss over each task's steps.
     public var taskLoss: [Double]
+    /// Seconds of training, a component's search (`searchSeconds`) included.
     public var trainSeconds: Double
     public var evalSeconds: Double
+    /// Rows trained on: the trainer's steps (current and appended rows) plus a component's search.
     public var trainedSamples: Int
+    /// Of `trainedSamples`, the rows a component trained outside the trainer's steps (`pnas`'s
+    /// candidates); `nil` when no component searched.
+    public var searchSamples: Int?
+    /// Of `trainSeconds`, the seconds of a component's search; `nil` when no component searched.
+    public var searchSeconds: Double?
     public var trainSamplesPerSecond: Double { trainSeconds > 0 ? Double(trainedSamples) / trainSeconds : 0 }
     /// Parameters the final network uses (a growing network's used part, not its store's size).
     public var parameterCount: Int
     /// Per component: its cost figures and diagnostics.
     public var components: [String: [String: Double]]
+    /// The accuracy during training, with `evalEvery`; `nil` otherwise.
+    public var curve: LearningCurve?
+    /// Set when training stopped because the loss diverged; the matrices then hold the rows of
+    /// the tasks finished before it. Absent from the JSON otherwise.
+    public var divergence: Divergence?
+}
+
+/// Where a run's training loss became non-finite (or passed `TrainingConfig.lossLimit`): the
+/// task and the step within it, both counted from 1, and the loss. A non-finite loss is stored as
+/// the string "nan", "inf" or "-inf", since JSON has no such numbers.
+public struct Divergence: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var task: Int
+    public var step: Int
+    public var loss: Double
+
+    public init(task: Int, step: Int, loss: Double) {
+        self.task = task
+        self.step = step
+        self.loss = loss
+    }
+
+    public var description: String { "diverged at task \(task), step \(step): loss \(Divergence.text(loss))" }
+
+    public static func text(_ x: Double) -> String { x.isNaN ? "nan" : x == .infinity ? "inf" : x == -.infinity ? "-inf" : "\(x)" }
+
+    enum CodingKeys: String, CodingKey { case task, step, loss }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        task = try c.decode(Int.self, forKey: .task)
+        step = try c.decode(Int.self, forKey: .step)
+        if let text = try? c.decode(String.self, forKey: .loss) {
+            guard let x = ["nan": Double.nan, "inf": .infinity, "-inf": -.infinity][text] else {
+                throw DecodingError.dataCorruptedError(forKey: .loss, in: c, debugDescription: "expected a number, nan, inf or -inf")
+            }
+            loss = x
+        } else {
+            loss = try c.decode(Double.self, forKey: .loss)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(task, forKey: .task)
+        try c.encode(step, forKey: .step)
+        if loss.isFinite { try c.encode(loss, forKey: .loss) } else { try c.encode(Divergence.text(loss), forKey: .loss) }
+    }
 }
 
 /// Progress of a run, for the command line.
@@ -118,17 +194,46 @@ public struct Trainer {
         var clock = MonotonicClock()
         var initial: [String: [Double]] = [:]
         var accuracy: [String: [[Double]]] = [:]
-        for (setting, row) in evaluator.evaluate(session.networkForEvaluation()) { initial[setting.rawValue] = row; accuracy[setting.rawValue] = [] }
+        for (setting, row) in evaluator.evaluate(session.networkForEvaluation()) { initial[scenario.evaluationName(setting)] = row; accuracy[scenario.evaluationName(setting)] = [] }
         evalSeconds += clock.lap()
 
+        // The curve's evaluations (with `evalEvery`): their time counts as evaluation, not training.
+        let every = config.evalEvery ?? 0
+        let subsample = every > 0 ? Self.subsample(scenario, seed: seed, count: config.evalSubsample ?? TrainingConfig.defaultEvalSubsample) : []
+        var curve = every > 0 ? LearningCurve(every: every, subsample: config.evalSubsample ?? TrainingConfig.defaultEvalSubsample,
+                                                  gapWindow: config.gapWindow ?? TrainingConfig.defaultGapWindow) : nil
+        var curveSeconds = 0.0
+        func evaluateCurve(step: Int, task: Int) {
+            let started = clock.now
+            curve!.steps.append(step)
+            curve!.tasks.append(task)
+            for (setting, row) in evaluator.evaluate(network, tasks: task + 1, indices: subsample) {
+                curve!.accuracy[scenario.evaluationName(setting), default: []].append(row)
+            }
+            curveSeconds += clock.now - started
+        }
+        if every > 0 { evaluateCurve(step: 0, task: 0) }
+
         var taskLoss: [Double] = []
-        for t in 0..<T {
+        var globalStep = 0
+        var divergence: Divergence?
+        tasks: for t in 0..<T {
             session.beginTask(t)
+            curve?.taskStarts.append(globalStep)
             let steps = config.steps(forTaskOf: scenario.tasks[t].trainIndices.count)
             var lossSum = 0.0
             let started = clock.now
             for step in 0..<steps {
-                lossSum += Double(session.step())
+                let loss = Double(session.step())
+                if !loss.isFinite || loss > (config.lossLimit ?? .infinity) {
+                    divergence = Divergence(task: t + 1, step: step + 1, loss: loss)
+                    trainSeconds += clock.lap() - curveSeconds
+                    evalSeconds += curveSeconds
+                    break tasks
+                }
+                lossSum += loss
+                globalStep += 1
+                if every > 0 && globalStep % every == 0 && step < steps - 1 { evaluateCurve(step: globalStep, task: t) }
                 if let progress, step % 50 == 49 || step == steps - 1 {
                     let rate = Double(config.batchSize * (step + 1)) / max(clock.now - started, 1e-9)
                     progress(TrainingProgress(task: t, tasks: T, step: step + 1, steps: steps, samplesPerSecond: rate))
@@ -136,16 +241,43 @@ public struct Trainer {
             }
             taskLoss.append(steps > 0 ? lossSum / Double(steps) : 0)
             session.endTask()
-            trainSeconds += clock.lap()
-            for (setting, row) in evaluator.evaluate(session.networkForEvaluation()) { accuracy[setting.rawValue]!.append(row) }
+            if every > 0 { evaluateCurve(step: globalStep, task: t) }
+            trainSeconds += clock.lap() - curveSeconds
+            evalSeconds += curveSeconds
+            curveSeconds = 0
+            for (setting, row) in evaluator.evaluate(session.networkForEvaluation()) { accuracy[scenario.evaluationName(setting)]!.append(row) }
             evalSeconds += clock.lap()
         }
+        curve?.taskStarts.append(globalStep)
         var reports: [String: [String: Double]] = [:]
-        for c in components { reports[c.key] = c.report() }
-        return RunResult(accuracy: accuracy, initial: initial, taskLoss: taskLoss, trainSeconds: trainSeconds,
-                         evalSeconds: evalSeconds, trainedSamples: session.trainedSamples,
-                         parameterCount: (network as? any GrowingNetwork)?.parametersInUse ?? network.parameters.count,
-                         components: reports)
+        // A diverged run's reports may hold non-finite values, which JSON cannot store.
+        for c in components { reports[c.key] = c.report().filter { divergence == nil || $0.value.isFinite } }
+        let search = components.reduce(SearchCost()) { SearchCost(samples: $0.samples + $1.search.samples, seconds: $0.seconds + $1.search.seconds) }
+        var result = RunResult(accuracy: accuracy, initial: initial, taskLoss: taskLoss, trainSeconds: trainSeconds,
+                               evalSeconds: evalSeconds, trainedSamples: session.trainedSamples + search.samples,
+                               parameterCount: (network as? any GrowingNetwork)?.parametersInUse ?? network.parameters.count,
+                               components: reports, divergence: divergence)
+        result.curve = curve
+        if search.samples > 0 || search.seconds > 0 {
+            result.searchSamples = search.samples
+            result.searchSeconds = search.seconds
+        }
+        return result
+    }
+}
+
+extension Trainer {
+    /// The test indices of each task the curve evaluates: all of them when a task has at most
+    /// `count`, else the first `count` of a shuffle drawn from (seed, "eval-subsample", task) — the
+    /// same subset at every evaluation, independent of every other random stream.
+    static func subsample(_ scenario: Scenario, seed: UInt64, count: Int) -> [[Int32]] {
+        scenario.tasks.map { task in
+            guard task.testIndices.count > count else { return task.testIndices }
+            var indices = task.testIndices
+            var random = RandomStream(seed: seed, purpose: "eval-subsample", index: task.index)
+            random.shuffle(&indices)
+            return Array(indices.prefix(count))
+        }
     }
 }
 
@@ -239,8 +371,10 @@ public final class TrainingSession {
         return network
     }
 
-    /// Ends the current task: every `afterTask` hook.
+    /// Ends the current task: the optimizer's `endTask` (a nested optimizer applies its partial
+    /// chunks, so none crosses into the next task), then every `afterTask` hook.
     public func endTask() {
+        optimizer.endTask(network.parameters)
         for c in trainer.components { c.afterTask(context) }
     }
 }
@@ -282,11 +416,17 @@ public struct Evaluator {
     /// Per setting, the accuracy on each task (fraction of test samples whose arg-max over the
     /// setting's active outputs is the target).
     public func evaluate(_ network: any Network) -> [(Setting, [Double])] {
+        evaluate(network, tasks: scenario.tasks.count, indices: scenario.tasks.map(\.testIndices))
+    }
+
+    /// Per setting, the accuracy on the first `tasks` tasks, each over `indices[task]` (a subset of
+    /// its test indices).
+    public func evaluate(_ network: any Network, tasks: Int, indices: [[Int32]]) -> [(Setting, [Double])] {
         let K = scenario.outputCount
-        var correct = [[Int]](repeating: [Int](repeating: 0, count: scenario.tasks.count), count: scenario.evalSettings.count)
-        for task in scenario.tasks {
+        var correct = [[Int]](repeating: [Int](repeating: 0, count: tasks), count: scenario.evalSettings.count)
+        for task in scenario.tasks[..<tasks] {
             var start = 0
-            let indices = task.testIndices
+            let indices = indices[task.index]
             while start < indices.count {
                 let rows = min(batch.capacity, indices.count - start)
                 for r in 0..<rows { batch.refs[r] = SampleRef(task: task.index, index: indices[start + r]) }
@@ -306,7 +446,7 @@ public struct Evaluator {
             }
         }
         return scenario.evalSettings.enumerated().map { s, setting in
-            (setting, scenario.tasks.map { Double(correct[s][$0.index]) / Double($0.testIndices.count) })
+            (setting, (0..<tasks).map { Double(correct[s][$0]) / Double(indices[$0].count) })
         }
     }
 }

@@ -89,20 +89,30 @@ final class FileInput {
     }
 }
 
-/// A file opened for writing, created or truncated.
+/// A file opened for writing: created or truncated at a path (owned, closed by `close()`), or
+/// a descriptor lent by `AtomicFile.write(to:)`, which closes it itself.
 final class FileOutput {
     let path: String
     private var descriptor: Int32
+    private let owned: Bool
 
     init(path: String) throws(GzipError) {
         self.path = path
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(path: path, reason: "cannot create: \(errnoText(errno))") }
         descriptor = fd
+        owned = true
+    }
+
+    /// Writes to `descriptor`, which stays open: its owner closes it.
+    init(borrowing descriptor: Int32, path: String) {
+        self.path = path
+        self.descriptor = descriptor
+        owned = false
     }
 
     deinit {
-        if descriptor >= 0 { _ = closeDescriptor(descriptor) }
+        if owned && descriptor >= 0 { _ = closeDescriptor(descriptor) }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(GzipError) {
@@ -118,9 +128,10 @@ final class FileOutput {
         }
     }
 
-    /// Closes the file, reporting a failure to flush it (for example a full disk).
+    /// Closes an owned file, reporting a failure to flush it (for example a full disk); a
+    /// borrowed descriptor is left to its owner.
     func close() throws(GzipError) {
-        guard descriptor >= 0 else { return }
+        guard owned, descriptor >= 0 else { return }
         let fd = descriptor
         descriptor = -1
         if closeDescriptor(fd) != 0 {
@@ -131,21 +142,4 @@ final class FileOutput {
 
 private func closeDescriptor(_ fd: Int32) -> Int32 {
     close(fd)
-}
-
-/// A fresh name in the folder of `path` for writing a file before renaming it into place.
-func temporaryPath(besides path: String) -> String {
-    "\(path).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-}
-
-/// Renames `source` to `destination`, replacing it (atomic within one file system).
-func renameFile(_ source: String, to destination: String) throws(GzipError) {
-    if rename(source, destination) != 0 {
-        throw .io(path: destination, reason: "cannot rename \(source) into place: \(errnoText(errno))")
-    }
-}
-
-/// Removes a file this module created itself (never a path it was merely given).
-func removeFile(_ path: String) {
-    _ = unlink(path)
 }

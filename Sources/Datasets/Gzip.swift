@@ -148,8 +148,19 @@ public final class GzipWriter {
     private var finished = false
 
     /// Creates (or truncates) the file at `path`. `level` is zlib's 0 (store) ... 9 (smallest).
-    public init(path: String, level: Int = 6) throws(GzipError) {
-        output = try FileOutput(path: path)
+    public convenience init(path: String, level: Int = 6) throws(GzipError) {
+        try self.init(output: FileOutput(path: path), level: level)
+    }
+
+    /// Compresses into `descriptor` (lent by `AtomicFile.write(to:)`, which closes it); `path`
+    /// names the file in errors.
+    public convenience init(descriptor: Int32, path: String, level: Int = 6) throws(GzipError) {
+        try self.init(output: FileOutput(borrowing: descriptor, path: path), level: level)
+    }
+
+    private init(output: FileOutput, level: Int) throws(GzipError) {
+        self.output = output
+        let path = output.path
         outputBuffer = .allocate(byteCount: 1 << 16, alignment: 16)
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())

@@ -1,3 +1,4 @@
+import Schema
 /// An IDX array of unsigned bytes: the format of the MNIST files.
 ///
 /// On disk: two zero bytes, the element type (0x08 = unsigned byte), the number of dimensions
@@ -77,24 +78,27 @@ public func writeIDX(_ array: IDXArray, to path: String, compression: IDXCompres
         header += [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
     }
 
-    let temporary = temporaryPath(besides: path)
-    do throws(GzipError) {
-        switch compression {
-        case .none:
-            let output = try FileOutput(path: temporary)
-            try writeAll(header, to: output)
-            try writeAll(array.elements, to: output)
-            try output.close()
-        case let .gzip(level):
-            let writer = try GzipWriter(path: temporary, level: level)
-            try writer.write(header)
-            try writer.write(array.elements)
-            try writer.finish()
+    do {
+        try AtomicFile.write(to: path) { fd in
+            switch compression {
+            case .none:
+                let output = FileOutput(borrowing: fd, path: path)
+                try writeAll(header, to: output)
+                try writeAll(array.elements, to: output)
+            case let .gzip(level):
+                let writer = try GzipWriter(descriptor: fd, path: path, level: level)
+                try writer.write(header)
+                try writer.write(array.elements)
+                try writer.finish()
+            }
         }
-        try renameFile(temporary, to: path)
-    } catch {
-        removeFile(temporary)
+    } catch let error as GzipError {
         throw DatasetError(error)
+    } catch let error as AtomicFileError {
+        switch error.kind {
+        case .specialFile, .folder: throw DatasetError.cannotWrite(path: error.path, reason: error.reason)
+        case .cannotCreate, .cannotWrite, .cannotReplace: throw DatasetError.io(path: error.path, reason: error.reason)
+        }
     }
 }
 

@@ -5,15 +5,18 @@ import Schema
 /// The paired differences of an ablation study, per component, evaluated setting and metric.
 ///
 /// For a comparison of method A (`with`) against method B (`without`) over the seeds where both
-/// have a record, d_s = metric(A, s) − metric(B, s) and the delta is mean_s d_s with a percentile
-/// bootstrap 95% CI over the matched seeds (`PairedBootstrap`, 10,000 resamples, stream seed 0, so
-/// the same records always give the same interval).
+/// have a record, d_s = metric(A, s) − metric(B, s) and the delta is mean_s d_s with a 95% CI over
+/// the matched seeds (`PairedDifference`): the paired Student-t interval (n − 1 degrees of freedom)
+/// by default; with `interval = .bootstrap` and at least 10 seeds, the percentile bootstrap
+/// (`PairedBootstrap`, 10,000 resamples, stream seed 0, so the same records always give the same
+/// interval). Each row carries the method that made its interval.
 ///
 /// - leave-one-out (`ablation.csv`): A = the full model, B = the full model without the component;
 ///   a positive ΔACC means the component helps the full model.
 /// - add-one (`add-one.csv`): A = the component alone on finetuning, B = finetune.
 /// - factorial main effect (`factorial.csv`): per seed, the mean of m(S ∪ {c}) − m(S) over every
-///   subset S without c for which both sets were run; the CI bootstraps these per-seed effects.
+///   subset S without c for which both sets were run; the CI is made the same way over these
+///   per-seed effects.
 public struct AblationAnalysis: Sendable {
     /// The resampling stream's seed: fixed, so the intervals are reproducible.
     public static let bootstrapSeed: UInt64 = 0
@@ -25,7 +28,7 @@ public struct AblationAnalysis: Sendable {
         public var metric: String
         public var with: String
         public var without: String
-        public var delta: PairedBootstrap
+        public var delta: PairedDifference
     }
 
     public var leaveOneOut: [Row] = []
@@ -34,7 +37,7 @@ public struct AblationAnalysis: Sendable {
 
     public var isEmpty: Bool { leaveOneOut.isEmpty && addOne.isEmpty && mainEffects.isEmpty }
 
-    public init(plan: StudyPlan, records: [RunRecord]) {
+    public init(plan: StudyPlan, records: [RunRecord], interval: IntervalMethod = .pairedT) {
         let settings = records.first?.evalSettings ?? []
         var byMethod: [String: [Int: RunRecord]] = [:]
         for r in records { byMethod[r.method, default: [:]][r.seed] = r }
@@ -54,7 +57,7 @@ public struct AblationAnalysis: Sendable {
                     }
                     guard !a.isEmpty else { continue }
                     rows.append(Row(component: c.component.rawValue, eval: setting, metric: metric, with: c.with, without: c.without,
-                                    delta: PairedBootstrap(a, b, resamples: Self.resamples, seed: Self.bootstrapSeed)))
+                                    delta: PairedDifference(a, b, method: interval, resamples: Self.resamples, seed: Self.bootstrapSeed)))
                 }
             }
             return rows
@@ -90,20 +93,22 @@ public struct AblationAnalysis: Sendable {
                     guard !effects.isEmpty else { continue }
                     mainEffects.append(Row(component: key.rawValue, eval: setting, metric: metric,
                                            with: "with \(key.rawValue)", without: "without \(key.rawValue)",
-                                           delta: PairedBootstrap(effects, [Double](repeating: 0, count: effects.count),
-                                                                  resamples: Self.resamples, seed: Self.bootstrapSeed)))
+                                           delta: PairedDifference(effects, [Double](repeating: 0, count: effects.count), method: interval,
+                                                                   resamples: Self.resamples, seed: Self.bootstrapSeed)))
                 }
             }
         }
     }
 
-    /// `component,eval,metric,delta,ci_low,ci_high,n,with,without` (the figures read the first
-    /// five and `eval`); the CI is empty with a single seed.
+    /// `component,eval,metric,delta,ci_low,ci_high,n,with,without,interval` (the figures read the
+    /// first five and `eval`); the CI is empty with a single seed; `interval` is how it was made
+    /// (`IntervalMethod`: `paired-t` or `bootstrap-percentile`).
     public static func csv(_ rows: [Row]) -> String {
         var lines = [ResultColumns.header(ResultColumns.comparison)]
         for r in rows {
             lines.append([r.component, r.eval, r.metric, format(r.delta.meanDifference), format(r.delta.ciLow),
-                          format(r.delta.ciHigh), String(r.delta.n), r.with, r.without].joined(separator: ","))
+                          format(r.delta.ciHigh), String(r.delta.n), r.with, r.without,
+                          r.delta.method.rawValue].joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -120,8 +125,9 @@ public struct AblationAnalysis: Sendable {
             var settings: [String] = []
             for r in rows where !settings.contains(r.eval) { settings.append(r.eval) }
             for setting in settings {
-                let n = rows.first { $0.eval == setting }?.delta.n ?? 0
-                out += "\n\(experiment) — \(setting), \(title): paired over \(n) seeds, bootstrap 95% CI (percentage points)\n\n"
+                let first = rows.first { $0.eval == setting }?.delta
+                let how = first?.method == .bootstrap ? "percentile bootstrap" : "paired t (n − 1 df)"
+                out += "\n\(experiment) — \(setting), \(title): paired over \(first?.n ?? 0) seeds, \(how) 95% CI (percentage points)\n\n"
                 out += "| component | compared | ΔACC | ΔBWT | ΔFWT | Δforgetting |\n|---|---|---|---|---|---|\n"
                 var components: [String] = []
                 for r in rows where r.eval == setting && !components.contains(r.component) { components.append(r.component) }

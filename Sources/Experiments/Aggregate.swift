@@ -4,21 +4,70 @@ import Schema
 
 /// The tables made from a set of run records: the long-format matrix, the per-method summary
 /// with confidence intervals, and the Markdown table printed at the end of a run.
+///
+/// A method with a diverged cell (`RunResult.divergence`) has no numbers anywhere: its other
+/// seeds' mean would be a mean of the survivors. The Markdown table says it diverged, with the
+/// task, step and loss of each diverged seed, and `divergedCSV` lists them.
 public struct Aggregate: Sendable {
     public let experiment: String
     public let records: [RunRecord]
     /// Methods in the order they were configured.
     public let methods: [String]
 
+    /// The name of the reference method of intransigence.
+    public static let intransigenceReference = "joint"
+
+    /// Aggregates `records`; each record whose seed also has a `joint` record gets its
+    /// intransigence against it, per evaluation (`MetricSet.with(intransigenceOf:against:)`: the
+    /// reference R^joint_{k,k} is joint's accuracy on task k after training on tasks 1…k). The
+    /// record files on disk do not hold it (their reference is another cell), the aggregated
+    /// records and every table made from them do.
     public init(experiment: String, records: [RunRecord], methods: [String]) {
         self.experiment = experiment
-        self.records = records
         self.methods = methods
+        var joint: [Int: RunRecord] = [:]
+        for r in records where r.method == Self.intransigenceReference { joint[r.seed] = r }
+        self.records = records.map { r in
+            guard let reference = joint[r.seed] else { return r }
+            var out = r
+            for (setting, metrics) in r.metrics {
+                if let R = r.result.accuracy[setting], let J = reference.result.accuracy[setting], J.count == R.count {
+                    out.metrics[setting] = metrics.with(intransigenceOf: R, against: J)
+                }
+            }
+            return out
+        }
     }
 
     var settings: [String] { records.first?.evalSettings ?? [] }
 
-    func runs(_ method: String) -> [RunRecord] { records.filter { $0.method == method }.sorted { $0.seed < $1.seed } }
+    /// The records of cells whose training diverged, by method and seed.
+    public var diverged: [RunRecord] {
+        records.filter { $0.result.divergence != nil }.sorted { ($0.method, $0.seed) < ($1.method, $1.seed) }
+    }
+
+    /// The records of the methods none of whose cells diverged: what the tables are made of.
+    public var usableRecords: [RunRecord] {
+        let bad = Set(diverged.map(\.method))
+        return records.filter { !bad.contains($0.method) }
+    }
+
+    /// A method's records in seed order; none for a method with a diverged cell.
+    func runs(_ method: String) -> [RunRecord] {
+        let rs = records.filter { $0.method == method }
+        if rs.contains(where: { $0.result.divergence != nil }) { return [] }
+        return rs.sorted { $0.seed < $1.seed }
+    }
+
+    /// `method,seed,task,step,loss`: every diverged cell, where its loss left the finite range
+    /// (or passed the loss limit); task and step counted from 1.
+    public var divergedCSV: String {
+        let lines = ["method,seed,task,step,loss"] + diverged.map { r in
+            let d = r.result.divergence!
+            return "\(r.method),\(r.seed),\(d.task),\(d.step),\(Divergence.text(d.loss))"
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
 
     /// `method,seed,eval,after_task,task,accuracy`; after_task 0 is the evaluation before any
     /// training; tasks are numbered from 1.
@@ -31,6 +80,27 @@ public struct Aggregate: Sendable {
                     for (j, a) in b.enumerated() { lines.append("\(method),\(run.seed),\(setting),0,\(j + 1),\(format(a))") }
                     for (i, row) in R.enumerated() {
                         for (j, a) in row.enumerated() { lines.append("\(method),\(run.seed),\(setting),\(i + 1),\(j + 1),\(format(a))") }
+                    }
+                }
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `method,seed,eval,step,task,accuracy` from the runs' learning curves (with `evalEvery`): the
+    /// accuracy on task `task` (from 1) after global step `step` (0 = before training), on the
+    /// curve's test subsample; only tasks already begun are evaluated, so task t's training ended
+    /// at the last step whose rows stop at task t. `nil` when no run has a curve.
+    public var curvesCSV: String? {
+        guard records.contains(where: { $0.result.curve != nil }) else { return nil }
+        var lines = ["method,seed,eval,step,task,accuracy"]
+        for method in methods {
+            for run in runs(method) {
+                guard let curve = run.result.curve else { continue }
+                for setting in settings {
+                    guard let rows = curve.accuracy[setting] else { continue }
+                    for (e, row) in rows.enumerated() {
+                        for (j, a) in row.enumerated() { lines.append("\(method),\(run.seed),\(setting),\(curve.steps[e]),\(j + 1),\(format(a))") }
                     }
                 }
             }
@@ -66,7 +136,10 @@ public struct Aggregate: Sendable {
 
     /// Per (method, cost figure): the summary over seeds. The figures are `parameters` (the
     /// parameters the final network uses: a growing network's used part), `train_seconds`,
-    /// `eval_seconds`, `samples_per_second`, and every component's report entry as
+    /// `eval_seconds`, `samples_per_second` (trained rows / train seconds, a component's search
+    /// included), for a method whose component searches (`pnas`) the two parts of training apart —
+    /// `search_samples`, `search_seconds`, `final_train_samples`, `final_train_seconds` (train − search)
+    /// — and every component's report entry as
     /// `<component>.<key>` (e.g. `pnas.parameter_growth`, `pnas.task3_depth`).
     public var costSummaries: [(method: String, metric: String, summary: Summary)] {
         var out: [(String, String, Summary)] = []
@@ -78,6 +151,10 @@ public struct Aggregate: Sendable {
                 ("train_seconds", { $0.result.trainSeconds }),
                 ("eval_seconds", { $0.result.evalSeconds }),
                 ("samples_per_second", { $0.result.trainSamplesPerSecond }),
+                ("search_samples", { $0.result.searchSamples.map(Double.init) }),
+                ("search_seconds", { $0.result.searchSeconds }),
+                ("final_train_samples", { r in r.result.searchSamples.map { Double(r.result.trainedSamples - $0) } }),
+                ("final_train_seconds", { r in r.result.searchSeconds.map { r.result.trainSeconds - $0 } }),
             ]
             let componentKeys = Set(rs.flatMap { r in r.result.components.flatMap { c in c.value.keys.map { "\(c.key).\($0)" } } })
             for key in componentKeys.sorted() {
@@ -112,6 +189,12 @@ public struct Aggregate: Sendable {
             out += "\n\(experiment) — \(setting), mean ± 95% CI over seeds (%)\n\n"
             out += "| method | n | ACC | BWT | FWT | forgetting |\n|---|---|---|---|---|---|\n"
             for method in methods {
+                let failed = diverged.filter { $0.method == method }
+                if !failed.isEmpty {
+                    let seeds = failed.map { "seed \($0.seed) at task \($0.result.divergence!.task), step \($0.result.divergence!.step), loss \(Divergence.text($0.result.divergence!.loss))" }
+                    out += "| \(method) | – | diverged: \(seeds.joined(separator: "; ")) | | | |\n"
+                    continue
+                }
                 var cells: [String] = []
                 var n = 0
                 for metric in metrics {

@@ -46,7 +46,7 @@ public struct CellJob: Codable, Sendable, Hashable {
         return RunRecord(
             stamp: stamp, experiment: experiment, version: Turritopsis.version, method: cell.method, seed: cell.seed,
             dataset: DatasetIdentity(name: dataset.name, sha256: dataset.sha256),
-            scenarioFingerprint: scenario.fingerprint, evalSettings: scenario.evalSettings.map(\.rawValue),
+            scenarioFingerprint: scenario.fingerprint, evalSettings: scenario.evalSettings.map(scenario.evaluationName),
             cell: cell, result: result, metrics: Runner.metrics(result), blasThreads: BLAS.threads, blasCore: BLAS.coreName)
     }
 
@@ -57,17 +57,59 @@ public struct CellJob: Codable, Sendable, Hashable {
     public func runAndStore(environment: [String: String] = ProcessInfo.processInfo.environment,
                             progress: (@Sendable (TrainingProgress) -> Void)? = nil) throws -> RunRecord? {
         let store = self.store
-        if try store.record(stamp) != nil { return nil }
+        if try store.record(for: self) != nil { return nil }
         let data = try Dataset.load(dataset, dataDirectory: dataDirectory, environment: environment, verifyChecksums: true)
         guard data.sha256 == cell.datasetSHA256 else {
             throw ResultStoreError("cell \(stamp): the dataset '\(dataset)' has SHA-256 \(data.sha256), but the cell was planned for \(cell.datasetSHA256)")
         }
         let scenario = try Scenario(cell.scenario, dataset: data, seed: UInt64(cell.seed))
+        try cell.checkFits(scenario)
         try store.prepare()
         let record = run(dataset: data, scenario: scenario, progress: progress)
         try store.write(record)
         return record
     }
+}
+
+extension Cell {
+    /// Checks, before anything is allocated, that the cell can run on `scenario`: a batch holds
+    /// at most one task's training samples (a larger one would make an "epoch" many passes over
+    /// the task), and the network with its training buffers fits in this machine's memory.
+    ///
+    /// The memory estimate is a lower bound, in 4-byte floats: P parameters (Σ (in + 1)·out over
+    /// the layers, times the experts, the progressive columns (one per task) and the nested
+    /// `parallel` paths (one per level), plus the memory slots) kept 6 times (values, gradients,
+    /// two Adam moments, EWC's Fisher and anchor), plus the activations of
+    /// max(2·batchSize, evalBatchSize) rows through every layer, plus the replay buffer's inputs.
+    /// Errors name the key path (`training.batchSize`, `training.hidden`).
+    public func checkFits(_ scenario: Scenario, physicalMemory: Double = Cell.physicalMemory) throws {
+        let smallest = scenario.tasks.min { $0.trainIndices.count < $1.trainIndices.count }!
+        let n = smallest.trainIndices.count
+        if training.batchSize > n {
+            throw ConfigError("training.batchSize: \(training.batchSize) is larger than task \(smallest.index + 1), which has \(n) training samples; use at most \(n)")
+        }
+        let D = Double(scenario.inputCount), K = Double(scenario.outputCount)
+        let widths = (components?.moe?.hidden ?? training.hidden).map(Double.init)
+        let layers = zip([D] + widths, widths + [K])
+        let experts = Double(components?.moe?.experts ?? 1)
+        let slots = Double(components?.memory?.slots ?? 0) * (widths.last ?? 0)
+        // Progressive columns: one column per task (at least the plain network's shape each);
+        // nested `parallel`: one path per level in every layer.
+        let columns = components?.pnas != nil ? Double(scenario.tasks.count) : 1
+        let paths = components?.nested.map { $0.layout == .parallel ? Double($0.periods.count) : 1 } ?? 1
+        let parameters = layers.reduce(0) { $0 + ($1.0 + 1) * $1.1 } * experts * columns * paths + slots
+        let rows = Double(max(2 * training.batchSize, training.evalBatchSize))
+        let activations = rows * (D + K + 3 * widths.reduce(0, +) * experts)
+        let replay = Double(components?.replay?.capacity ?? 0) * D
+        let bytes = 4 * (6 * parameters + activations + replay)
+        if bytes > physicalMemory {
+            func gb(_ x: Double) -> String { String(format: "%.1f GB", x / 1e9) }
+            throw ConfigError("training.hidden \(training.hidden), training.batchSize \(training.batchSize): the network and its buffers need at least \(gb(bytes)) (\(String(format: "%.3g", parameters)) parameters), more than this machine's \(gb(physicalMemory)) of memory")
+        }
+    }
+
+    /// This machine's physical memory in bytes.
+    public static let physicalMemory: Double = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
 }
 
 /// A grid of cells as JSON lines: one `CellJob` per line, in run order.

@@ -79,11 +79,38 @@ public struct Baseline: Codable, Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw CheckError("no baseline at \(url.path): run `bench check --update` to record one")
         }
+        let baseline: Baseline
         do {
-            return try JSONDecoder().decode(Baseline.self, from: data)
+            baseline = try JSONDecoder().decode(Baseline.self, from: data)
         } catch {
             throw CheckError("\(url.path) is not a baseline file (expected the JSON that `bench check --update` writes): \(error)")
         }
+        if let problem = baseline.problem { throw CheckError("\(url.path) is not a well-formed baseline: \(problem)") }
+        return baseline
+    }
+
+    /// What makes this baseline unusable, or nil: no entries, an entry listed twice, an entry
+    /// without one value per seed, or whose mean and standard deviation are not those of its
+    /// values (a negative or non-finite spread included).
+    public var problem: String? {
+        if entries.isEmpty { return "it holds no metrics" }
+        var seen = Set<String>()
+        for e in entries {
+            let name = "\(e.method)/\(e.setting)/\(e.metric)"
+            if !seen.insert(name).inserted { return "\(name) is listed twice" }
+            if e.values.count != scenarioFingerprints.count || e.values.isEmpty {
+                return "\(name) has \(e.values.count) values for \(scenarioFingerprints.count) seeds"
+            }
+            guard e.values.allSatisfy(\.isFinite), e.mean.isFinite, e.std.isFinite, e.std >= 0 else {
+                return "\(name) has a non-finite value, or a negative standard deviation (\(e.std))"
+            }
+            let summary = Summary(e.values)
+            let close = { (a: Double, b: Double) in abs(a - b) <= 1e-9 * max(1, abs(a), abs(b)) }
+            if !close(summary.mean, e.mean) || !close(summary.std ?? 0, e.std) {
+                return "\(name): mean \(e.mean) and standard deviation \(e.std) are not those of its values (\(summary.mean), \(summary.std ?? 0))"
+            }
+        }
+        return nil
     }
 
     /// Throws, before any training, when this build or the preset's dataset is not the one the
@@ -142,8 +169,10 @@ public struct CheckReport: Sendable {
     public var rows: [Row]
     /// Whether every accuracy matrix equals the baseline's bit for bit.
     public var bitIdentical: Bool
-    /// The rows that fail the check: moved beyond tolerance, or missing from this run.
-    public var failures: [Row] { rows.filter { $0.status == .fail || $0.status == .missing } }
+    /// The rows that fail the check: moved beyond tolerance, missing from this run, or produced
+    /// by this run but absent from the baseline (a baseline must cover every metric, or a
+    /// metric removed from it would never be compared).
+    public var failures: [Row] { rows.filter { $0.status != .ok } }
     public var passed: Bool { failures.isEmpty }
 
     /// Compares `current` with `baseline`. Throws when the two are not comparable: a different
@@ -207,11 +236,12 @@ public struct CheckReport: Sendable {
             let name = escape("\(r.method) \(r.setting) \(r.metric)")
             let open = #"  <testcase classname="\#(escape(suite)).\#(escape(r.method))" name="\#(name)""#
             switch r.status {
-            case .ok, .new:
+            case .ok:
                 lines.append(open + "/>")
-            case .fail, .missing:
+            case .fail, .missing, .new:
                 let message = r.status == .missing
                     ? "missing from this run"
+                    : r.status == .new ? "not in the baseline: record a new one with `bench check --update`"
                     : String(format: "moved %+.4f (baseline %.4f, now %.4f), tolerance ±%.4f", r.delta!, r.baseline!, r.now!, r.tolerance)
                 lines.append(open + ">")
                 lines.append(#"    <failure message="\#(escape(message))"/>"#)

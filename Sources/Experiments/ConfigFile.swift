@@ -52,10 +52,15 @@ public struct ExperimentFile: Sendable {
             return ConfigError("\(path)\(line.map { ":\($0)" } ?? ""): " + (keys.isEmpty ? "" : "\(keys.joined(separator: ".")): ") + message)
         }
         let loaded: Any?
-        do { loaded = try Yams.load(yaml: text) } catch {
+        do { loaded = try load(yaml: text) } catch let error as ConfigError {
+            throw ConfigError("\(path): \(error.description)")
+        } catch {
             throw ConfigError("\(path): not valid YAML: \(error)")
         }
-        guard var file = try plain(loaded ?? [String: Any](), path: []) as? [String: Any] else {
+        guard let loaded else {
+            throw fail("the file holds no settings (expected a mapping such as `preset: quick`); an empty experiment is not the quick preset")
+        }
+        guard var file = try plain(loaded, path: []) as? [String: Any] else {
             throw fail("expected a mapping of settings at the top level (name: …, scenario: …)")
         }
 
@@ -124,6 +129,66 @@ public struct ExperimentFile: Sendable {
             result.config.scenario.tasks = chosen.tasks
         }
         return result
+    }
+
+    /// The limits on an experiment file, so that a hostile file cannot exhaust memory or the
+    /// stack: its size, the nesting of its flow collections and block indentation, and the number
+    /// of nodes once aliases are expanded (a "billion laughs" file of nested aliases is a few
+    /// hundred bytes and would expand to gigabytes).
+    public enum Limits {
+        public static let bytes = 1 << 20
+        public static let flowDepth = 64
+        public static let indentation = 256
+        public static let expandedNodes = 100_000
+    }
+
+    /// Parses YAML within `Limits`: the text is checked before parsing, the node graph (aliases
+    /// shared, not copied) is counted as if expanded before any value is built.
+    static func load(yaml text: String) throws -> Any? {
+        let size = text.utf8.count
+        guard size <= Limits.bytes else {
+            throw ConfigError("the file is \(size) bytes; an experiment file may hold at most \(Limits.bytes) bytes")
+        }
+        var depth = 0, quote: UInt8? = nil, comment = false, lineStart = true, leading = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "\n") { comment = false; lineStart = true; leading = 0; if quote == UInt8(ascii: "'") || quote == UInt8(ascii: "\"") { continue } }
+            if lineStart {
+                if [UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "?"), UInt8(ascii: ":"), UInt8(ascii: "\t")].contains(byte) {
+                    leading += 1
+                    if leading > Limits.indentation {
+                        throw ConfigError("a line is indented or nested more than \(Limits.indentation) columns deep")
+                    }
+                } else if byte != UInt8(ascii: "\n") {
+                    lineStart = false
+                }
+            }
+            if comment { continue }
+            if let q = quote { if byte == q { quote = nil }; continue }
+            switch byte {
+            case UInt8(ascii: "#"): comment = true
+            case UInt8(ascii: "'"), UInt8(ascii: "\""): quote = byte
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > Limits.flowDepth { throw ConfigError("lists and mappings are nested more than \(Limits.flowDepth) deep") }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
+            default: break
+            }
+        }
+        guard let node = try Yams.compose(yaml: text) else { return nil }
+        var budget = Limits.expandedNodes
+        func count(_ node: Node) throws {
+            budget -= 1
+            if budget < 0 {
+                throw ConfigError("the file expands to more than \(Limits.expandedNodes) values (aliases of aliases?); an experiment file needs far fewer")
+            }
+            switch node {
+            case .mapping(let mapping): for (key, value) in mapping { try count(key); try count(value) }
+            case .sequence(let sequence): for item in sequence { try count(item) }
+            default: break
+            }
+        }
+        try count(node)
+        return Constructor.default.any(from: node)
     }
 
     /// YAML values as JSON-compatible values: string keys, and a key path in errors.

@@ -66,6 +66,9 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
         try check(training.learningRate > 0 && training.learningRate.isFinite, "training.learningRate", "must be a positive number (got \(training.learningRate))")
         try check(training.hidden.allSatisfy { $0 >= 1 }, "training.hidden", "widths must be positive (got \(training.hidden))")
         try check(training.evalBatchSize >= 1, "training.evalBatchSize", "must be positive")
+        try check(training.evalEvery.map { $0 >= 1 } ?? true, "training.evalEvery", "must be at least 1 (got \(training.evalEvery ?? 0))")
+        try check(training.evalSubsample.map { $0 >= 1 } ?? true, "training.evalSubsample", "must be at least 1 (got \(training.evalSubsample ?? 0))")
+        try check(training.gapWindow.map { $0 >= 1 } ?? true, "training.gapWindow", "must be at least 1 (got \(training.gapWindow ?? 0))")
         try check(!seeds.isEmpty, "seeds", "needs at least one seed")
         try check(Set(seeds).count == seeds.count, "seeds", "lists a seed twice: \(seeds)")
         try check(seeds.allSatisfy { $0 >= 0 }, "seeds", "must be non-negative (got \(seeds))")
@@ -98,6 +101,9 @@ extension ExperimentConfig {
         let parts = method.split(separator: "+").map(String.init)
         var keys: [ComponentKey] = []
         for part in parts {
+            if parts.count > 1, baselines.contains(part) {
+                throw ConfigError("method '\(method)': \(part) is a method of its own and cannot be joined with +; only components can (\(registry.keys.map(\.rawValue).joined(separator: ", ")))")
+            }
             let key = ComponentKey(part)
             guard registry.type(of: key) != nil else {
                 let known = (baselines + registry.keys.map(\.rawValue)).joined(separator: ", ")

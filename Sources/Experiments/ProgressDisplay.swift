@@ -50,7 +50,9 @@ public final class ProgressDisplay: @unchecked Sendable {
                 finishedHere += 1
                 current[record.stamp] = nil
                 order.removeAll { $0 == record.stamp }
-                if !terminal {
+                if !terminal, let d = record.result.divergence {
+                    emitLine("[\(done)/\(total)] \(record.stamp): \(d), %.1f s, ETA \(eta(now))".replacingOccurrences(of: "%.1f", with: String(format: "%.1f", seconds)))
+                } else if !terminal {
                     let setting = record.evalSettings.first ?? ""
                     let acc = (record.metrics[setting]?.acc ?? 0) * 100
                     emitLine(String(format: "[%d/%d] %@: ACC %.2f%% (%@), %.0f samples/s, %.1f s, ETA %@", done, total, record.stamp,

@@ -24,6 +24,9 @@ public struct Runner {
     public var environment: [String: String]
     /// Parallel worker processes; 1 runs in this process.
     public var workers = 1
+    /// How the ablation's intervals are made (`PairedDifference`): the paired t-interval unless
+    /// the bootstrap is asked for (used only from 10 seeds on).
+    public var interval: IntervalMethod = .pairedT
     /// The executable that understands `run-cell` (the `bench` binary); needed for `workers` > 1.
     public var workerExecutable: URL?
     /// Called with one line of progress at a time.
@@ -32,6 +35,8 @@ public struct Runner {
     public var progress: (@Sendable (String, TrainingProgress) -> Void)?
     /// Called with every event of the run, for a progress display.
     public var events: (@Sendable (RunEvent) -> Void)?
+    /// Empty the experiment folder first (under its lock), so every cell runs afresh (`bench check`).
+    public var startFresh = false
 
     public init(config: ExperimentConfig, outputDirectory: URL, dataDirectory: String? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -61,6 +66,8 @@ public struct Runner {
         public let scenarios: [Int: Scenario]
         public let jobs: [CellJob]
         public let store: ResultStore
+        /// The folder's lock, held as long as this value lives (`FolderLock`); nil until `prepare()`.
+        public var lock: FolderLock? = nil
         public var planFile: URL { store.directory.appendingPathComponent("plan.jsonl") }
     }
 
@@ -68,9 +75,14 @@ public struct Runner {
     /// each seed's scenario — all before anything is written — then creates the experiment
     /// folder and writes the cells to `plan.jsonl` and the configuration to `config.json`.
     public func prepare() throws -> Prepared {
-        let prepared = try load()
+        var prepared = try load()
         let store = prepared.store
         try store.prepare()
+        prepared.lock = try FolderLock(store.directory)
+        if startFresh {
+            try store.removeContents(keeping: [".lock"])
+            try store.prepare()
+        }
         store.removeStaleTemporaryFiles()
         try store.write(PlanFile.text(prepared.jobs), named: "plan.jsonl")
         try store.write(canonicalJSON(config) + "\n", named: "config.json")
@@ -88,18 +100,20 @@ public struct Runner {
         let store = self.store
         let jobs = try config.cellJobs(methods: plan.methods, datasetSHA256: dataset.sha256, results: store.directory,
                                        dataDirectory: dataDirectory)
+        for job in jobs { try job.cell.checkFits(scenarios[job.cell.seed]!) }
         return Prepared(plan: plan, dataset: dataset, scenarios: scenarios, jobs: jobs, store: store)
     }
 
     @discardableResult
     public func run() throws -> Outcome {
         let prepared = try prepare()
+        defer { prepared.lock?.release() }  // held to the end, tables included
         let (plan, dataset, scenarios, jobs, store) = (prepared.plan, prepared.dataset, prepared.scenarios, prepared.jobs, prepared.store)
         let planFile = prepared.planFile
 
         var skipped: [String] = [], pending: [Int] = []
         for (i, job) in jobs.enumerated() {
-            if try store.record(job.stamp) != nil {
+            if try store.record(for: job) != nil {
                 skipped.append(job.stamp)
                 log("\(job.stamp): done before, skipped")
             } else {
@@ -112,6 +126,7 @@ public struct Runner {
             events?(event)
             if case .finished(let record, let seconds) = event {
                 let setting = record.evalSettings[0]
+                if let d = record.result.divergence { return log("\(record.stamp): \(d) (recorded; the other cells go on)") }
                 let acc = record.metrics[setting]?.acc ?? 0
                 log(String(format: "%@: ACC %.2f%% (%@), %.0f samples/s, %.1f s", record.stamp, acc * 100,
                            setting, record.result.trainSamplesPerSecond, seconds))
@@ -128,7 +143,7 @@ public struct Runner {
 
         var records: [RunRecord] = []
         for job in jobs {
-            guard let record = try store.record(job.stamp) else { throw ResultStoreError("\(store.runURL(job.stamp).path) is missing after the run") }
+            guard let record = try store.record(for: job) else { throw ResultStoreError("\(store.runURL(job.stamp).path) is missing after the run") }
             records.append(record)
         }
         let ran = pending.map { jobs[$0].stamp }
@@ -138,7 +153,7 @@ public struct Runner {
     /// Writes the tables of a complete set of records and returns the outcome.
     func aggregate(_ prepared: Prepared, records: [RunRecord], ran: [String], skipped: [String]) throws -> Outcome {
         let aggregate = Aggregate(experiment: config.name, records: records, methods: prepared.plan.methods)
-        let ablation = AblationAnalysis(plan: prepared.plan, records: records)
+        let ablation = AblationAnalysis(plan: prepared.plan, records: aggregate.usableRecords, interval: interval)
         try writeTables(aggregate, ablation: ablation, plan: prepared.plan, dataset: prepared.dataset,
                         scenario: prepared.scenarios[config.seeds[0]]!)
         return Outcome(aggregate: aggregate, plan: prepared.plan, ablation: ablation, ran: ran, skipped: skipped,
@@ -155,9 +170,11 @@ public struct Runner {
         guard planned.map(\.stamp) == prepared.jobs.map(\.stamp) else {
             throw ResultStoreError("\(prepared.planFile.path) does not hold the cells this build makes from config.json (planned by another program version, or edited): plan again, or merge with the version that planned it")
         }
+        let lock = try FolderLock(prepared.store.directory)
+        defer { lock.release() }
         var records: [RunRecord] = [], missing: [(index: Int, stamp: String)] = []
         for (i, job) in prepared.jobs.enumerated() {
-            if let record = try prepared.store.record(job.stamp) { records.append(record) } else { missing.append((i, job.stamp)) }
+            if let record = try prepared.store.record(for: job) { records.append(record) } else { missing.append((i, job.stamp)) }
         }
         guard missing.isEmpty else {
             throw MergeError(directory: prepared.store.directory, planFile: prepared.planFile, cells: prepared.jobs.count,
@@ -193,11 +210,9 @@ public struct Runner {
         let runs = store.runsDirectory
         let total = jobs.count
         let trap = SignalTrap { _ in
-            let suffix = ".tmp-\(getpid())"
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? [] where name.hasSuffix(suffix) {
-                try? FileManager.default.removeItem(at: runs.appendingPathComponent(name))
-            }
-            FileHandle.standardError.write(Data(("\n" + Interrupted(done: counter.value, total: total).description + "\n").utf8))
+            AtomicFile.removeTemporaries(ofProcess: getpid(), in: runs.path)
+            let message = Array(("\n" + Interrupted(done: counter.value, total: total).description + "\n").utf8)
+            _ = message.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }  // unchecked: nothing else to tell
             _exit(130)
         }
         defer { trap.remove() }
@@ -220,7 +235,14 @@ public struct Runner {
     /// The metrics of each evaluated setting of a run.
     static func metrics(_ result: RunResult) -> [String: MetricSet] {
         var out: [String: MetricSet] = [:]
-        for (setting, R) in result.accuracy { out[setting] = MetricSet(R: R, b: result.initial[setting]!) }
+        if result.divergence != nil { return out }  // a diverged run has no metrics, never numbers
+        for (setting, R) in result.accuracy {
+            var metrics = MetricSet(R: R, b: result.initial[setting]!)
+            if let curve = result.curve {
+                metrics = metrics.with(StabilityGap(curve, name: setting, window: curve.gapWindow))
+            }
+            out[setting] = metrics
+        }
         return out
     }
 
@@ -236,8 +258,15 @@ public struct Runner {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try ResultStore.writeAtomically(try encoder.encode(manifest), to: store.directory.appendingPathComponent("experiment.json"))
         try store.write(aggregate.matrixCSV, named: "matrix.csv")
+        if let curves = aggregate.curvesCSV { try store.write(curves, named: "curves.csv") }
         try store.write(aggregate.summaryCSV, named: "summary.csv")
         try store.write(aggregate.costsCSV, named: "costs.csv")
+        let diverged = store.directory.appendingPathComponent("diverged.csv")
+        if !aggregate.diverged.isEmpty {
+            try store.write(aggregate.divergedCSV, named: "diverged.csv")
+        } else if FileManager.default.fileExists(atPath: diverged.path) {
+            try FileManager.default.removeItem(at: diverged)
+        }
         for (name, rows) in [("ablation.csv", ablation.leaveOneOut), ("add-one.csv", ablation.addOne), ("factorial.csv", ablation.mainEffects)] {
             let url = store.directory.appendingPathComponent(name)
             if !rows.isEmpty {

@@ -21,11 +21,14 @@ public struct Interrupted: Error, CustomStringConvertible {
     }
 }
 
-/// Cells that ended with an error; their records were not written, so a rerun tries them again.
+/// Cells that ended with an error; their records were not written. Cells are deterministic, so
+/// the advice is to fix what the message names (a diverging cell is not a failure: it writes a
+/// record that says so).
 public struct CellsFailed: Error, CustomStringConvertible {
     public let failures: [(stamp: String, message: String)]
     public var description: String {
-        "\(failures.count) cell(s) failed; run the same command again to retry them:\n"
+        "\(failures.count) cell(s) failed; the other cells' records are kept. A cell fails the same way each time it runs: "
+            + "fix what the message says, then run the command again (only cells without a record run):\n"
             + failures.map { "  \($0.stamp): \($0.message)" }.joined(separator: "\n")
     }
 }
@@ -112,7 +115,7 @@ public struct WorkerPool {
             }
             for e in ended {
                 let job = jobs[e.index]
-                removeTemporaryFiles(job: job)
+                AtomicFile.removeTemporaries(ofProcess: e.pid, in: job.store.runsDirectory.path)
                 if e.status == 0 && job.store.recordExists(job.stamp) {
                     completed += 1
                     if let record = try? job.store.record(job.stamp) { events(.finished(record, seconds: e.seconds)) }
@@ -159,7 +162,7 @@ public struct WorkerPool {
         process.terminationHandler = { p in
             state.lock.withLock {
                 if let entry = state.running.removeValue(forKey: p.processIdentifier) {
-                    state.ended.append((entry.index, p.terminationStatus, entry.stderr, MonotonicClock.seconds() - entry.started))
+                    state.ended.append((entry.index, p.processIdentifier, p.terminationStatus, entry.stderr, MonotonicClock.seconds() - entry.started))
                 }
             }
             state.changed.signal()
@@ -172,20 +175,11 @@ public struct WorkerPool {
         }
         events(.started(stamp: stamp))
     }
-
-    /// Removes temporary files a killed worker may have left beside the record.
-    func removeTemporaryFiles(job: CellJob) {
-        let runs = job.store.runsDirectory
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: runs.path) else { return }
-        for name in names where name.hasPrefix(".\(job.stamp).json.tmp-") {
-            try? FileManager.default.removeItem(at: runs.appendingPathComponent(name))
-        }
-    }
 }
 
 /// The pool's shared state: running children by process id, children that ended, the stop flag.
 final class PoolState: @unchecked Sendable {
-    typealias Ended = (index: Int, status: Int32, stderr: DataBox, seconds: Double)
+    typealias Ended = (index: Int, pid: Int32, status: Int32, stderr: DataBox, seconds: Double)
     let lock = NSLock()
     let changed = DispatchSemaphore(value: 0)
     var running: [Int32: (index: Int, started: Double, stderr: DataBox)] = [:]
@@ -228,15 +222,13 @@ final class LineBuffer: @unchecked Sendable {
 }
 
 extension ResultStore {
-    /// Removes temporary files (`.<name>.tmp-<pid>`) in `runs/` whose process no longer exists:
-    /// the remains of a process killed between writing and renaming (the record itself is never
-    /// half-written).
+    /// Removes the temporary files in the experiment folder and `runs/` whose writer was a
+    /// process of this host that no longer exists: the remains of a process killed between writing
+    /// and renaming (the files themselves are never half-written). Another live process's files,
+    /// and every file of another host, are left alone.
     public func removeStaleTemporaryFiles() {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: runsDirectory.path) else { return }
-        for name in names where name.hasPrefix(".") {
-            guard let range = name.range(of: ".tmp-", options: .backwards), let pid = Int32(name[range.upperBound...]) else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(at: runsDirectory.appendingPathComponent(name)) }
-        }
+        AtomicFile.removeStaleTemporaries(in: directory.path)
+        AtomicFile.removeStaleTemporaries(in: runsDirectory.path)
     }
 
     /// Whether `runs/<stamp>.json` exists.

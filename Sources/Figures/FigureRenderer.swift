@@ -18,18 +18,22 @@ public struct RenderReport: Sendable, Equatable {
 
 /// Turns a results directory into paper-ready figures and tables.
 ///
-/// Reads only `experiment.json`, `matrix.csv`, `summary.csv` and, if present, `ablation.csv` and
-/// `costs.csv`;
+/// Reads only `experiment.json`, `matrix.csv`, `summary.csv` and, if present, `ablation.csv`,
+/// `costs.csv` and `curves.csv`;
 /// validates all of them before writing anything; then writes `figures/` and `tables/`. Each
 /// file is written to a temporary file in its folder and renamed into place, so an existing file
 /// is either the old one or the complete new one. The same inputs give byte-identical files.
 ///
-/// Figures (`<eval>` is task-il, domain-il or class-il; each as .png, .pdf and .svg):
+/// Figures (`<eval>` is task-il, domain-il, class-il or class-il-task-masked; each as .png, .pdf
+/// and .svg):
 /// - `heatmap-<method>-<eval>`: mean accuracy matrix with the b row on top;
 /// - `curves-<method>-<eval>`: each task's accuracy over training, mean ± 95% CI;
+/// - `stability-<method>-<eval>`: each task's accuracy against the training step, from
+///   `curves.csv` (runs with --eval-every), mean ± 95% CI, task boundaries dotted;
 /// - `bwt-<eval>`: backward transfer per method (the headline, one column);
 /// - `metrics-<eval>`: ACC, BWT, FWT and forgetting per method as a 2 × 2 panel (two columns;
-///   a metric summary.csv lacks altogether is left out and named in the notes);
+///   a metric summary.csv lacks altogether is left out and named in the notes), then
+///   intransigence, stability gap, min-ACC and WC-ACC where summary.csv has them;
 /// - `forgetting-per-task-<eval>`: per-task forgetting per method;
 /// - `ablation` (or `ablation-<eval>` when ablation.csv has an `eval` column): forest plot;
 /// - `parameters`: parameters in use after each task per method, when `costs.csv` is present.
@@ -48,11 +52,13 @@ public enum FigureRenderer {
         var plan = Plan(results: results)
         plan.build()
 
-        try AtomicFile.makeFolder(outputDirectory)
         let figureFolder = (outputDirectory as NSString).appendingPathComponent("figures")
         let tableFolder = (outputDirectory as NSString).appendingPathComponent("tables")
-        try AtomicFile.makeFolder(figureFolder)
-        try AtomicFile.makeFolder(tableFolder)
+        for folder in [outputDirectory, figureFolder, tableFolder] {
+            do { try AtomicFile.makeFolder(folder) } catch { throw FiguresError(error) }
+            // The temporary files of a render that was killed between writing and renaming.
+            AtomicFile.removeStaleTemporaries(in: folder)
+        }
 
         var report = RenderReport(resultsDirectory: resultsDirectory, figures: [], tables: [], notes: plan.notes)
         // One figure after another, in plan order: cairo's toy font API, which every canvas uses,
@@ -64,7 +70,7 @@ public enum FigureRenderer {
         }
         for (name, text) in plan.tables {
             let path = (tableFolder as NSString).appendingPathComponent(name)
-            try AtomicFile.write(Array(text.utf8), to: path)
+            do { try AtomicFile.write(text, to: path) } catch { throw FiguresError(error) }
             report.tables.append(path)
         }
         return report
@@ -84,7 +90,7 @@ extension FigureRenderer {
             } catch {
                 throw FiguresError(.renderFailed, path: path, "cannot render the figure: \(error)")
             }
-            try AtomicFile.write(bytes, to: path)
+            do { try AtomicFile.write(bytes, to: path) } catch { throw FiguresError(error) }
             written.append(path)
         }
         return written
@@ -111,6 +117,9 @@ private struct Plan {
             for m in all {
                 figures.append(Heatmap.figure(m, stem: "heatmap-\(stems[m.method])-\(eval.rawValue)", measure: measure))
                 figures.append(TaskCurves.figure(m, stem: "curves-\(stems[m.method])-\(eval.rawValue)", measure: measure))
+                if let rows = results.curves, let series = StabilityCurves.series(rows, method: m.method, eval: eval) {
+                    figures.append(StabilityCurves.figure(series, stem: "stability-\(stems[m.method])-\(eval.rawValue)", measure: measure))
+                }
             }
             if (all.map(\.tasks).max() ?? 0) >= 2 {
                 figures.append(TaskForgetting.figure(all, eval: eval, colors: colors,
@@ -135,9 +144,10 @@ private struct Plan {
             } else {
                 notes.append("bwt-\(eval.rawValue): not drawn, summary.csv has no bwt rows for \(eval.rawValue)")
             }
-            // ACC, BWT, FWT and forgetting, leaving out those summary.csv has no rows for.
+            // ACC, BWT, FWT and forgetting, leaving out those summary.csv has no rows for, then
+            // intransigence and the stability-gap metrics where it has them.
             let present = Set(rows.map(\.metric))
-            let panelMetrics = SummaryTable.metrics.filter { present.contains($0.rawValue) }
+            let panelMetrics = (SummaryTable.metrics + SummaryTable.optionalMetrics).filter { present.contains($0.rawValue) }
             let absent = SummaryTable.metrics.filter { !present.contains($0.rawValue) }
             if !absent.isEmpty {
                 notes.append("metrics-\(eval.rawValue): no panel for \(absent.map(\.rawValue).joined(separator: ", ")), "

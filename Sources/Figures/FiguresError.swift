@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 
 /// The one error type of the Figures module.
 ///
@@ -64,4 +65,9 @@ extension FiguresError: LocalizedError {
 func quoted(_ s: String, limit: Int = 60) -> String {
     let cut = s.count > limit ? String(s.prefix(limit)) + "…" : s
     return "\"" + FiguresError.oneLine(cut) + "\""
+}
+
+extension FiguresError {
+    /// A file the shared writer could not write (or refused to replace), as this module's error.
+    init(_ error: AtomicFileError) { self.init(.writeFailed, path: error.path, error.reason) }
 }

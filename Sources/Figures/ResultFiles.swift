@@ -106,6 +106,16 @@ struct CostEntry: Sendable, Equatable {
     var n: Int
 }
 
+/// One row of `curves.csv`: the accuracy on a task after a global training step.
+struct CurveEntry: Sendable, Equatable {
+    var method: String
+    var seed: Int
+    var eval: EvalSetting
+    var step: Int
+    var task: Int
+    var accuracy: Double
+}
+
 /// Everything a render reads from a results directory, validated.
 struct ResultSet: Sendable {
     var directory: String
@@ -115,6 +125,8 @@ struct ResultSet: Sendable {
     var ablation: [AblationEntry]?
     /// The rows of `costs.csv`, when the directory has one.
     var costs: [CostEntry]?
+    /// The rows of `curves.csv` (runs with --eval-every), when the directory has one.
+    var curves: [CurveEntry]? = nil
 
     static let costsColumns = ["method", "metric", "mean", "n"]
     static let matrixHeader = ResultColumns.matrix
@@ -138,7 +150,31 @@ struct ResultSet: Sendable {
         let ablation = FileManager.default.fileExists(atPath: ablationPath) ? try readAblation(path: ablationPath) : nil
         let costsPath = file("costs.csv")
         let costs = FileManager.default.fileExists(atPath: costsPath) ? try readCosts(path: costsPath) : nil
-        return ResultSet(directory: directory, info: info, matrix: matrix, summary: summary, ablation: ablation, costs: costs)
+        let curvesPath = file("curves.csv")
+        let curves = FileManager.default.fileExists(atPath: curvesPath) ? try readCurves(path: curvesPath) : nil
+        return ResultSet(directory: directory, info: info, matrix: matrix, summary: summary, ablation: ablation, costs: costs,
+                         curves: curves)
+    }
+
+    static let curvesHeader = ["method", "seed", "eval", "step", "task", "accuracy"]
+
+    /// `curves.csv`: `method,seed,eval,step,task,accuracy`, accuracy a fraction, step ≥ 0, task ≥ 1.
+    static func readCurves(path: String) throws -> [CurveEntry] {
+        let table = try CSVTable.read(path: path)
+        try table.requireHeader(curvesHeader)
+        return try table.records.map { record in
+            let f = FieldReader(table: table, record: record)
+            let evalText = try f.string(2, "eval")
+            guard let eval = EvalSetting(rawValue: evalText) else {
+                throw f.bad("eval \(quoted(evalText)) is not one of \(EvalSetting.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let step = try f.integer(3, "step"), task = try f.integer(4, "task"), accuracy = try f.number(5, "accuracy")
+            guard step >= 0 else { throw f.bad("step \(step) is negative") }
+            guard task >= 1 else { throw f.bad("task \(task) must be at least 1") }
+            guard (0...1).contains(accuracy) else { throw f.bad("accuracy \(accuracy) is not a fraction in [0, 1]") }
+            return CurveEntry(method: try f.string(0, "method"), seed: try f.integer(1, "seed"), eval: eval, step: step,
+                              task: task, accuracy: accuracy)
+        }
     }
 
     static func readMatrix(path: String, info: ExperimentInfo) throws -> [MatrixEntry] {
@@ -154,7 +190,7 @@ struct ResultSet: Sendable {
             let seed = try f.integer(1, "seed")
             let evalText = try f.string(2, "eval")
             guard let eval = EvalSetting(rawValue: evalText) else {
-                throw f.bad("eval \(quoted(evalText)) is not one of task-il, domain-il, class-il")
+                throw f.bad("eval \(quoted(evalText)) is not one of \(EvalSetting.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let after = try f.integer(3, "after_task")
             let task = try f.integer(4, "task")
@@ -185,7 +221,7 @@ struct ResultSet: Sendable {
             let method = try f.string(1, "method")
             let evalText = try f.string(2, "eval")
             guard let eval = EvalSetting(rawValue: evalText) else {
-                throw f.bad("eval \(quoted(evalText)) is not one of task-il, domain-il, class-il")
+                throw f.bad("eval \(quoted(evalText)) is not one of \(EvalSetting.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let metric = try f.string(3, "metric")
             let mean = try f.number(4, "mean")

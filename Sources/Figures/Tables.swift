@@ -3,7 +3,8 @@ import Schema
 
 /// The summary table of one evaluation setting, as LaTeX (booktabs) and Markdown.
 ///
-/// One row per method, one column per metric; each cell is the mean over seeds ± the half-width
+/// One row per method, one column per metric (ACC, BWT, FWT, forgetting, then intransigence and
+/// the stability-gap metrics when summary.csv has them for this setting); each cell is the mean over seeds ± the half-width
 /// of the 95% t-interval, both in percent with one decimal ((ci_high − ci_low) / 2 from
 /// summary.csv; the mean alone when the interval is undefined, "–" when the metric is absent).
 /// The best value of each column is bold: the highest for ACC, BWT and FWT, the lowest for
@@ -12,6 +13,8 @@ import Schema
 /// never ranked.
 struct SummaryTable {
     static let metrics: [MetricKey] = [.acc, .bwt, .fwt, .forgetting]
+    /// Columns added when summary.csv has rows for them under the setting.
+    static let optionalMetrics: [MetricKey] = [.intransigence, .stabilityGap, .minAccuracy, .worstCaseAccuracy]
     static let unranked: Set<String> = ["joint"]
 
     struct Cell {
@@ -21,6 +24,7 @@ struct SummaryTable {
     }
 
     var eval: EvalSetting
+    var metrics: [MetricKey]
     var methods: [String]
     /// cells[row][column], nil where summary.csv has no value.
     var cells: [[Cell?]]
@@ -31,15 +35,18 @@ struct SummaryTable {
         info = results.info
         let methods = orderedMethods(results.summary.filter { $0.eval == eval }.map(\.method), listed: results.info.methods)
         self.methods = methods
+        let present = Set(results.summary.filter { $0.eval == eval }.map(\.metric))
+        let metrics = Self.metrics + Self.optionalMetrics.filter { present.contains($0.rawValue) }
+        self.metrics = metrics
         var cells: [[Cell?]] = methods.map { method in
-            Self.metrics.map { metric in
+            metrics.map { metric in
                 results.summaryValue(method: method, eval: eval, metric: metric).map { s in
                     let hw = s.ciLow.isFinite && s.ciHigh.isFinite ? (s.ciHigh - s.ciLow) / 2 : .nan
                     return Cell(mean: s.mean * 100, halfWidth: hw * 100, bold: false)
                 }
             }
         }
-        for (column, metric) in Self.metrics.enumerated() {
+        for (column, metric) in metrics.enumerated() {
             let ranked = methods.indices.filter { !Self.unranked.contains(methods[$0]) }
             let printed = ranked.compactMap { row in cells[row][column].map { (row, Self.rounded($0.mean)) } }
             guard let best = metric.higherIsBetter ? printed.map(\.1).max() : printed.map(\.1).min() else { continue }
@@ -54,7 +61,7 @@ struct SummaryTable {
         [
             "\(comment) \(eval.label), experiment \(info.experiment) (config \(info.configHash)), Turritopsis \(info.version).",
             "\(comment) Mean ± 95% CI half-width over seeds, in percent. Bold: best in the column (highest; lowest for",
-            "\(comment) forgetting), compared as printed; joint (the upper bound) is not ranked.",
+            "\(comment) forgetting, intransigence and the stability gap), compared as printed; joint (the upper bound) is not ranked.",
         ]
     }
 
@@ -80,9 +87,9 @@ struct SummaryTable {
         }
         var lines = header("%")
         lines.append("% Needs \\usepackage{booktabs}.")
-        lines.append("\\begin{tabular}{l" + String(repeating: "c", count: Self.metrics.count) + "}")
+        lines.append("\\begin{tabular}{l" + String(repeating: "c", count: metrics.count) + "}")
         lines.append("\\toprule")
-        lines.append((["Method"] + Self.metrics.map { "\($0.label) (\\%) $\\\($0.higherIsBetter ? "uparrow" : "downarrow")$" })
+        lines.append((["Method"] + metrics.map { "\($0.label) (\\%) $\\\($0.higherIsBetter ? "uparrow" : "downarrow")$" })
             .joined(separator: " & ") + " \\\\")
         lines.append("\\midrule")
         for (row, method) in methods.enumerated() {
@@ -109,8 +116,8 @@ struct SummaryTable {
             return c.bold ? "**\(body)**" : body
         }
         var lines = ["<!--"] + header("").map { String($0.dropFirst()) } + ["-->"]
-        lines.append("| Method | " + Self.metrics.map { "\($0.label) (%) \($0.higherIsBetter ? "↑" : "↓")" }.joined(separator: " | ") + " |")
-        lines.append("|:--|" + String(repeating: "--:|", count: Self.metrics.count))
+        lines.append("| Method | " + metrics.map { "\($0.label) (%) \($0.higherIsBetter ? "↑" : "↓")" }.joined(separator: " | ") + " |")
+        lines.append("|:--|" + String(repeating: "--:|", count: metrics.count))
         for (row, method) in methods.enumerated() {
             lines.append("| " + ([esc(method)] + cells[row].map(cell)).joined(separator: " | ") + " |")
         }

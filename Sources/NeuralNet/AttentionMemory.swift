@@ -66,8 +66,8 @@ public final class AttentionMemory {
         self.query = query
         self.temperature = temperature
         self.capacity = capacity
-        memory = layout.add("\(name).slots", count: slots * width)
-        queryWeight = query == .projection ? layout.add("\(name).query", count: width * width) : nil
+        memory = layout.add("\(name).slots", count: slots * width, layer: name)
+        queryWeight = query == .projection ? layout.add("\(name).query", count: width * width, layer: name) : nil
         q = Matrix(rows: query == .projection ? capacity : 0, columns: width)
         weights = Matrix(rows: capacity, columns: slots)
         dA = Matrix(rows: capacity, columns: slots)

@@ -46,7 +46,12 @@ public struct ConsolidationFactor: Sendable, Hashable {
 ///
 ///   θ^(ℓ) ← θ^(ℓ) − η_ℓ · Σ_{t in chunk} ∇L(θ_t)   every C_ℓ steps (SGD),
 ///
-/// so with a constant gradient g, level ℓ moves by exactly −η_ℓ C_ℓ g every C_ℓ steps. With Adam
+/// so with a constant gradient g, level ℓ moves by exactly −η_ℓ C_ℓ g every C_ℓ steps. Chunks
+/// start at each task: `endTask` (which the trainer calls at the end of every task, before the
+/// components' `afterTask` hooks) applies every level's partial chunk at once, as an update of the
+/// gradients summed so far (fewer than C_ℓ), followed by the consolidation a slow update brings. So
+/// a slow level never mixes two tasks' gradients in one update, and the last partial chunk of the
+/// run is applied rather than lost; every gradient is still applied exactly once. With Adam
 /// as the inner rule, each level keeps its own moments and step count, and one Adam step is taken
 /// on the summed gradient at the chunk's end (the moments see one gradient per chunk). The paper
 /// prints the sum over t = i − C … i (C + 1 terms); chunks here are disjoint (C terms each), so every
@@ -124,6 +129,8 @@ public final class ContinuumMemoryOptimizer: Optimizer {
     public private(set) var steps = 0
     /// Updates applied per level.
     public private(set) var updates: [Int]
+    /// Steps accumulated per level since its last update (its chunk so far).
+    public private(set) var pending: [Int]
     /// Whether a consolidation happened at the last step.
     public private(set) var consolidatedAtLastStep = false
     /// Consolidations applied so far.
@@ -157,6 +164,7 @@ public final class ContinuumMemoryOptimizer: Optimizer {
         learningRate = baseLearningRate
         count = max(1, parameterCount)
         updates = [Int](repeating: 0, count: levels.count)
+        pending = [Int](repeating: 0, count: levels.count)
         accumulated = .allocate(capacity: count); accumulated.initialize(repeating: 0, count: count)
         m = .allocate(capacity: count); m.initialize(repeating: 0, count: count)
         v = .allocate(capacity: count); v.initialize(repeating: 0, count: count)
@@ -205,21 +213,36 @@ public final class ContinuumMemoryOptimizer: Optimizer {
     public func step(_ store: ParameterStore) {
         steps += 1
         consolidatedAtLastStep = false
-        let w = store.values, g = store.gradients
-        var updated = 0 // bit ℓ: level ℓ updated at this step
+        let g = store.gradients
+        var due = 0 // bit ℓ: level ℓ's chunk is complete
         for (ℓ, level) in levels.enumerated() {
-            let due = steps % level.period == 0
-            let source: UnsafeMutablePointer<Float>
-            if level.period == 1 {
-                source = g
-            } else {
-                for r in routed[ℓ] { for i in r { accumulated[i] += g[i] } }
-                source = accumulated
-            }
-            guard due else { continue }
+            pending[ℓ] += 1
+            if level.period > 1 { for r in routed[ℓ] { for i in r { accumulated[i] += g[i] } } }
+            if pending[ℓ] == level.period { due |= 1 << ℓ }
+        }
+        update(store, levels: due)
+    }
+
+    /// Ends the task: every level with a partial chunk (0 < pending < C_ℓ) is updated now from the
+    /// gradients accumulated so far, then consolidated as after any slow update; chunks of the next
+    /// task start afresh. Does nothing when no chunk is open.
+    public func endTask(_ store: ParameterStore) {
+        consolidatedAtLastStep = false
+        var due = 0
+        for (ℓ, level) in levels.enumerated() where level.period > 1 && pending[ℓ] > 0 { due |= 1 << ℓ }
+        update(store, levels: due)
+    }
+
+    /// Updates the levels whose bit is set in `due` (period-1 levels from this step's gradient, the
+    /// others from their chunk's sum), then consolidates after any slow update.
+    private func update(_ store: ParameterStore, levels due: Int) {
+        let w = store.values, g = store.gradients
+        var updated = 0 // bit ℓ: level ℓ updated now
+        for (ℓ, level) in levels.enumerated() where due & (1 << ℓ) != 0 {
             updates[ℓ] += 1
+            pending[ℓ] = 0
             updated |= 1 << ℓ
-            apply(level: ℓ, direction: source, to: w)
+            apply(level: ℓ, direction: level.period == 1 ? g : accumulated, to: w)
             if level.period > 1 { for r in routed[ℓ] { (accumulated + r.lowerBound).update(repeating: 0, count: r.count) } }
         }
         guard levels.count > 1, updated & ~1 != 0 else { return }

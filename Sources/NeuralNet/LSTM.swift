@@ -41,8 +41,8 @@ public final class LSTM {
         self.inputs = inputs
         self.hidden = hidden
         self.maxSteps = maxSteps
-        weight = layout.add("\(name).weight", count: (inputs + hidden) * 4 * hidden)
-        bias = layout.add("\(name).bias", count: 4 * hidden)
+        weight = layout.add("\(name).weight", count: (inputs + hidden) * 4 * hidden, layer: name)
+        bias = layout.add("\(name).bias", count: 4 * hidden, layer: name)
         xh = Matrix(rows: maxSteps, columns: inputs + hidden)
         gates = Matrix(rows: maxSteps, columns: 4 * hidden)
         cells = Matrix(rows: maxSteps + 1, columns: hidden)

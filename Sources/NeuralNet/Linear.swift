@@ -10,11 +10,12 @@ public struct Linear: Sendable {
     public let bias: ParameterSlice
 
     /// Declares the layer's parameters in `layout` as `name.weight` and `name.bias`.
-    public init(_ name: String, inputs: Int, outputs: Int, layout: inout ParameterLayout) {
+    /// Declares `name.weight` and `name.bias` as the layer `layer` (default: `name`), of `level`.
+    public init(_ name: String, inputs: Int, outputs: Int, layer: String? = nil, level: Int? = nil, layout: inout ParameterLayout) {
         self.inputs = inputs
         self.outputs = outputs
-        weight = layout.add("\(name).weight", count: inputs * outputs)
-        bias = layout.add("\(name).bias", count: outputs)
+        weight = layout.add("\(name).weight", count: inputs * outputs, layer: layer ?? name, level: level)
+        bias = layout.add("\(name).bias", count: outputs, layer: layer ?? name, level: level)
     }
 
     /// The initialisation of common deep-learning libraries: W and b uniform in ±1/√D.

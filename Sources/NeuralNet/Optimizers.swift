@@ -14,6 +14,14 @@ public protocol Optimizer: AnyObject {
     var trainable: [Range<Int>] { get set }
     /// Applies one update from `store.gradients` to `store.values`.
     func step(_ store: ParameterStore)
+    /// Called by the trainer when a task's training ends (before the components' `afterTask`):
+    /// an optimizer that accumulates gradients over several steps applies what it holds. Does
+    /// nothing by default.
+    func endTask(_ store: ParameterStore)
+}
+
+extension Optimizer {
+    public func endTask(_ store: ParameterStore) {}
 }
 
 /// Plain stochastic gradient descent: θ ← θ − η g.
@@ -36,15 +44,26 @@ public final class SGD: Optimizer {
 
 /// Adam (Kingma & Ba 2015):
 /// m ← β1 m + (1−β1) g,  v ← β2 v + (1−β2) g²,
-/// θ ← θ − η · m̂ / (√v̂ + ε) with m̂ = m / (1−β1ᵗ), v̂ = v / (1−β2ᵗ), t counting steps.
+/// θ ← θ − η · m̂ / (√v̂ + ε) with m̂ = m / (1−β1ᵗ), v̂ = v / (1−β2ᵗ),
+/// t counting the steps *this parameter* has taken (as PyTorch keeps a step count per parameter).
+///
+/// The count is kept per element (`stepCount(at:)`), so a range that becomes trainable later (a
+/// new progressive column) starts at t = 1 with its zero moments fully bias-corrected: its first
+/// step moves each weight by η·g/(|g| + ε) ≈ η. With one count for the whole store, a range joining
+/// at store step t would move by η·(1−β1)/(1−β1ᵗ)·√((1−β2ᵗ)/(1−β2)) at once — 0.7 η at t = 51,
+/// 1.3 η at t = 178, 2.5 η at t = 1,000, tending to 3.2 η — and more over its next steps. When every element is trained at every step (any network without `pnas`) the counts
+/// are all equal and the update is the same as with one count. The corrections are computed once
+/// per run of elements with equal counts (within a range, normally once); a step allocates nothing.
 public final class Adam: Optimizer {
     public var learningRate: Float
     public var trainable: [Range<Int>]
     public let beta1: Float, beta2: Float, epsilon: Float
-    /// Steps taken so far (the t of the bias correction).
+    /// Calls of `step` so far.
     public private(set) var steps = 0
     private let m: UnsafeMutablePointer<Float>
     private let v: UnsafeMutablePointer<Float>
+    /// t per element: the steps that element has been updated by.
+    private let t: UnsafeMutablePointer<Int32>
     private let count: Int
 
     public init(learningRate: Float, parameterCount: Int, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
@@ -56,25 +75,36 @@ public final class Adam: Optimizer {
         trainable = [0..<parameterCount]
         m = .allocate(capacity: count); m.initialize(repeating: 0, count: count)
         v = .allocate(capacity: count); v.initialize(repeating: 0, count: count)
+        t = .allocate(capacity: count); t.initialize(repeating: 0, count: count)
     }
 
-    deinit { m.deallocate(); v.deallocate() }
+    deinit { m.deallocate(); v.deallocate(); t.deallocate() }
 
-    /// Clears the moment estimates and the step count.
+    /// The bias-correction step count t of parameter `index`: the updates it has received.
+    public func stepCount(at index: Int) -> Int { Int(t[index]) }
+
+    /// Clears the moment estimates and the step counts.
     public func reset() {
         m.update(repeating: 0, count: count)
         v.update(repeating: 0, count: count)
+        t.update(repeating: 0, count: count)
         steps = 0
     }
 
     public func step(_ store: ParameterStore) {
         steps += 1
-        let t = Float(steps)
-        let c1 = 1 / (1 - _powf(beta1, t)), c2 = 1 / (1 - _powf(beta2, t))
         let lr = learningRate, b1 = beta1, b2 = beta2, eps = epsilon
-        let w = store.values, g = store.gradients, m = self.m, v = self.v
+        let w = store.values, g = store.gradients, m = self.m, v = self.v, t = self.t
+        var current: Int32 = 0, c1: Float = 0, c2: Float = 0
         for range in trainable {
             for i in range {
+                t[i] += 1
+                if t[i] != current {
+                    current = t[i]
+                    let steps = Float(current)
+                    c1 = 1 / (1 - _powf(beta1, steps))
+                    c2 = 1 / (1 - _powf(beta2, steps))
+                }
                 let gi = g[i]
                 m[i] = b1 * m[i] + (1 - b1) * gi
                 v[i] = b2 * v[i] + (1 - b2) * gi * gi

@@ -6,7 +6,8 @@
 ///   h_l = Σ_ℓ relu(h_{l−1} · W_{l,ℓ} + b_{l,ℓ})   for hidden layers,
 ///   logits = Σ_ℓ (h_L · W_{L+1,ℓ} + b_{L+1,ℓ})     for the output layer (no ReLU),
 /// ℓ = 1…L over the levels. Path ℓ of layer l is declared as `layer<l>.level<ℓ>.weight|bias`, in
-/// layer order then level order, so the levels' slices can be found by name. Backward:
+/// layer order then level order, each slice declared as part of layer `layer<l>` at level ℓ (so the
+/// nested optimizer finds the levels without reading names). Backward:
 /// for hidden layers δ_{l,ℓ} = δ_l ⊙ [a_{l,ℓ} > 0] per path, dW_{l,ℓ} += h_{l−1}ᵀ δ_{l,ℓ},
 /// db_{l,ℓ} += Σ_rows δ_{l,ℓ}, δ_{l−1} = Σ_ℓ δ_{l,ℓ} W_{l,ℓ}ᵀ. Every path is initialised as a
 /// `Linear` (uniform ±1/√D), level by level from the same stream.
@@ -29,7 +30,10 @@ public final class ParallelMLP: Network {
         var layout = ParameterLayout()
         let widths = [inputs] + hidden + [outputs]
         paths = (0..<(widths.count - 1)).map { l in
-            (0..<levels).map { Linear("layer\(l + 1).level\($0 + 1)", inputs: widths[l], outputs: widths[l + 1], layout: &layout) }
+            (0..<levels).map {
+                Linear("layer\(l + 1).level\($0 + 1)", inputs: widths[l], outputs: widths[l + 1], layer: "layer\(l + 1)", level: $0 + 1,
+                       layout: &layout)
+            }
         }
         parameters = ParameterStore(layout: layout)
         self.capacity = capacity

@@ -1,8 +1,14 @@
-/// A named range of the flat parameter vector.
+/// A named range of the flat parameter vector, with the layer it belongs to and, for networks
+/// built of levels (`ParallelMLP`), its level — declared by the layer that asks for it, so an
+/// optimizer that works per layer or per level never parses names.
 public struct ParameterSlice: Sendable, Hashable, Codable {
     public let name: String
     public let offset: Int
     public let count: Int
+    /// The layer the slice belongs to (`layer2` for `layer2.weight` and `layer2.bias`).
+    public let layer: String
+    /// The level ℓ = 1… of a slice of a levelled network; nil elsewhere.
+    public let level: Int?
     public var range: Range<Int> { offset..<(offset + count) }
 }
 
@@ -17,11 +23,12 @@ public struct ParameterLayout: Sendable {
 
     public init() {}
 
-    /// Reserves `count` parameters under `name` and returns their slice.
-    public mutating func add(_ name: String, count: Int) -> ParameterSlice {
+    /// Reserves `count` parameters under `name`, part of `layer` (and of `level`, if given), and
+    /// returns their slice.
+    public mutating func add(_ name: String, count: Int, layer: String, level: Int? = nil) -> ParameterSlice {
         precondition(count > 0, "parameter \(name) needs a positive size")
         precondition(!slices.contains { $0.name == name }, "parameter \(name) declared twice")
-        let slice = ParameterSlice(name: name, offset: self.count, count: count)
+        let slice = ParameterSlice(name: name, offset: self.count, count: count, layer: layer, level: level)
         slices.append(slice)
         self.count += count
         return slice

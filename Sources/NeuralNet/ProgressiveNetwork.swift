@@ -108,36 +108,36 @@ public final class ProgressiveNetwork: Network {
         for k in 0..<heads.count {
             func slots(_ name: String, layer: Int, out: Int) -> LayerSlots {
                 let inMax = layer == 1 ? inputs : maxWidth
-                let w = layout.add("column\(k).\(name).weight", count: inMax * out)
-                let b = layout.add("column\(k).\(name).bias", count: out)
+                let w = layout.add("column\(k).\(name).weight", count: inMax * out, layer: "column\(k).\(name)")
+                let b = layout.add("column\(k).\(name).bias", count: out, layer: "column\(k).\(name)")
                 guard k > 0, layer >= 2 else { return LayerSlots(weight: w, bias: b, adapterV: nil, adapterC: nil, adapterU: nil, alpha: nil) }
                 return LayerSlots(
                     weight: w, bias: b,
-                    adapterV: layout.add("column\(k).\(name).adapter.V", count: k * maxWidth * maxWidth),
-                    adapterC: layout.add("column\(k).\(name).adapter.c", count: maxWidth),
-                    adapterU: layout.add("column\(k).\(name).adapter.U", count: maxWidth * out),
-                    alpha: layout.add("column\(k).\(name).adapter.alpha", count: 1))
+                    adapterV: layout.add("column\(k).\(name).adapter.V", count: k * maxWidth * maxWidth, layer: "column\(k).\(name).adapter"),
+                    adapterC: layout.add("column\(k).\(name).adapter.c", count: maxWidth, layer: "column\(k).\(name).adapter"),
+                    adapterU: layout.add("column\(k).\(name).adapter.U", count: maxWidth * out, layer: "column\(k).\(name).adapter"),
+                    alpha: layout.add("column\(k).\(name).adapter.alpha", count: 1, layer: "column\(k).\(name).adapter"))
             }
             let K = self.heads[k].count
             hidden.append((0..<maxDepth).map { slots("layer\($0 + 1)", layer: $0 + 1, out: maxWidth) })
             // The head may sit at any layer 1 … L+1: its slot takes the larger of D and the width.
             let headIn = max(inputs, maxWidth)
-            let w = layout.add("column\(k).head.weight", count: headIn * K)
-            let b = layout.add("column\(k).head.bias", count: K)
+            let w = layout.add("column\(k).head.weight", count: headIn * K, layer: "column\(k).head")
+            let b = layout.add("column\(k).head.bias", count: K, layer: "column\(k).head")
             if k > 0 && maxDepth > 0 {
                 head.append(LayerSlots(
                     weight: w, bias: b,
-                    adapterV: layout.add("column\(k).head.adapter.V", count: k * maxWidth * maxWidth),
-                    adapterC: layout.add("column\(k).head.adapter.c", count: maxWidth),
-                    adapterU: layout.add("column\(k).head.adapter.U", count: maxWidth * K),
-                    alpha: layout.add("column\(k).head.adapter.alpha", count: 1)))
+                    adapterV: layout.add("column\(k).head.adapter.V", count: k * maxWidth * maxWidth, layer: "column\(k).head.adapter"),
+                    adapterC: layout.add("column\(k).head.adapter.c", count: maxWidth, layer: "column\(k).head.adapter"),
+                    adapterU: layout.add("column\(k).head.adapter.U", count: maxWidth * K, layer: "column\(k).head.adapter"),
+                    alpha: layout.add("column\(k).head.adapter.alpha", count: 1, layer: "column\(k).head.adapter")))
             } else {
                 head.append(LayerSlots(weight: w, bias: b, adapterV: nil, adapterC: nil, adapterU: nil, alpha: nil))
             }
         }
         if gated {
-            gateWeight = layout.add("gate.weight", count: inputs * heads.count)
-            gateBias = layout.add("gate.bias", count: heads.count)
+            gateWeight = layout.add("gate.weight", count: inputs * heads.count, layer: "gate")
+            gateBias = layout.add("gate.bias", count: heads.count, layer: "gate")
         } else {
             gateWeight = nil
             gateBias = nil

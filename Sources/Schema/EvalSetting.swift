@@ -1,8 +1,9 @@
-/// What the learner is told at test time (van de Ven & Tolias 2019): the one settings type of
-/// the results, written by Experiments, read by Figures, trained and evaluated by Continual (as
-/// `Continual.Setting`).
+/// An evaluation of a run (van de Ven & Tolias 2019): the one settings type of the results,
+/// written by Experiments, read by Figures. The first three are also what the learner is told at
+/// test time (`Continual.Setting`, the training side); `class-il-task-masked` is the class-IL run
+/// scored with each task's own outputs competing.
 ///
-/// Sort order: task-IL, domain-IL, class-IL (the case order; easiest to hardest), everywhere.
+/// Sort order: task-IL, domain-IL, class-IL, class-IL task-masked (the case order), everywhere.
 public enum EvalSetting: String, Codable, Sendable, CaseIterable, Comparable {
     /// The task is known: only its classes (or its head) compete.
     case task = "task-il"
@@ -10,19 +11,12 @@ public enum EvalSetting: String, Codable, Sendable, CaseIterable, Comparable {
     case domain = "domain-il"
     /// The task is not known and must be inferred: every class seen competes.
     case `class` = "class-il"
+    /// A network trained in class-IL, evaluated with each task's own outputs competing: not the
+    /// Task-IL of the literature, whose network is trained in task-IL.
+    case classTaskMasked = "class-il-task-masked"
 
     public static func < (a: EvalSetting, b: EvalSetting) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
-    }
-
-    /// Parses `task`, `domain`, `class` or the full names `task-il`, ….
-    public init?(argument: String) {
-        switch argument.lowercased() {
-        case "task", "task-il": self = .task
-        case "domain", "domain-il": self = .domain
-        case "class", "class-il": self = .class
-        default: return nil
-        }
     }
 
     /// The name used in figure titles and tables.
@@ -31,6 +25,7 @@ public enum EvalSetting: String, Codable, Sendable, CaseIterable, Comparable {
         case .task: "Task-IL"
         case .domain: "Domain-IL"
         case .class: "Class-IL"
+        case .classTaskMasked: "Class-IL, task-masked"
         }
     }
 }

@@ -8,6 +8,12 @@ public enum MetricKey: String, CodingKey, CaseIterable, Sendable {
     case forgetting = "forgetting"
     case learningAccuracy = "learning_accuracy"
     case averageIncrementalAccuracy = "avg_incremental_acc"
+    /// Against the joint run of the same seed (present when `joint` ran).
+    case intransigence = "intransigence"
+    /// The stability-gap metrics (present for runs with --eval-every).
+    case stabilityGap = "stability_gap"
+    case minAccuracy = "min_acc"
+    case worstCaseAccuracy = "wc_acc"
 
     /// The stable snake_case names, in case order.
     public static let names: [String] = allCases.map(\.rawValue)
@@ -21,6 +27,10 @@ public enum MetricKey: String, CodingKey, CaseIterable, Sendable {
         case .forgetting: "Forgetting"
         case .learningAccuracy: "LA"
         case .averageIncrementalAccuracy: "Avg. inc. ACC"
+        case .intransigence: "Intransigence"
+        case .stabilityGap: "Stability gap"
+        case .minAccuracy: "min-ACC"
+        case .worstCaseAccuracy: "WC-ACC"
         }
     }
 
@@ -33,9 +43,13 @@ public enum MetricKey: String, CodingKey, CaseIterable, Sendable {
         case .forgetting: "Forgetting"
         case .learningAccuracy: "Learning accuracy"
         case .averageIncrementalAccuracy: "Average incremental accuracy"
+        case .intransigence: "Intransigence (vs joint)"
+        case .stabilityGap: "Stability gap"
+        case .minAccuracy: "Minimum accuracy after training (min-ACC)"
+        case .worstCaseAccuracy: "Worst-case accuracy (WC-ACC)"
         }
     }
 
-    /// Whether a larger value is better (all but forgetting).
-    public var higherIsBetter: Bool { self != .forgetting }
+    /// Whether a larger value is better (all but forgetting, intransigence and the stability gap).
+    public var higherIsBetter: Bool { ![.forgetting, .intransigence, .stabilityGap].contains(self) }
 }

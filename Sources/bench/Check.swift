@@ -1,6 +1,7 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import Schema
 
 /// `bench check`: runs the deterministic `ci` preset and compares every metric with the
 /// committed baseline.
@@ -23,17 +24,25 @@ struct Check: ParsableCommand {
     @Option(help: "Folder for the run's results (the run goes to OUT/ci-check/).") var out = "results"
     @Option(help: "Folder to look for datasets in first.") var dataDir: String?
 
+    func validate() throws {
+        for (flag, value) in [("--out", out), ("--baseline", baseline), ("--junit", junit ?? "-")] where value.isEmpty {
+            throw ValidationError("\(flag) must name a file or folder (got an empty path)")
+        }
+    }
+
     func run() throws {
         try reportingErrors {
             let baselineURL = URL(fileURLWithPath: baseline)
+            // Refuse an output that is a device or a FIFO before spending the run on it.
+            if update { try AtomicFile.checkReplaceable(baseline) }
+            if let junit { try AtomicFile.checkReplaceable(junit) }
             // Read (and so validate) the baseline before spending minutes on the run.
             let recorded = update ? nil : try Baseline.load(baselineURL)
             var config = Preset.ci.config
             try recorded?.checkComparable(with: config, dataDirectory: dataDir)
             config.name = "ci-check"
-            let directory = URL(fileURLWithPath: out).appendingPathComponent(config.name)
-            try? FileManager.default.removeItem(at: directory)
             var runner = Runner(config: config, outputDirectory: URL(fileURLWithPath: out), dataDirectory: dataDir)
+            runner.startFresh = true  // under the folder's lock
             runner.log = { printError($0) }
             let started = Date()
             let outcome = try runner.run()
@@ -43,7 +52,7 @@ struct Check: ParsableCommand {
             guard let recorded else {
                 try current.write(to: baselineURL)
                 let banner = String(repeating: "=", count: 72)
-                print("""
+                try say("""
                 \(banner)
                 BASELINE UPDATED: \(baselineURL.path)
                 \(current.entries.count) metrics of \(config.methods.count) methods over \(config.seeds.count) seeds, \
@@ -54,17 +63,17 @@ struct Check: ParsableCommand {
                 return
             }
             let report = try CheckReport(baseline: recorded, current: current)
-            print(report.markdown)
+            try say(report.markdown)
             if let junit {
                 try ResultStore.writeAtomically(Data(report.junitXML(suite: "bench check").utf8), to: URL(fileURLWithPath: junit))
             }
-            print("bit-identical to the baseline: \(report.bitIdentical ? "yes" : "no") (baseline: \(recorded.blasThreads) BLAS thread(s), \(recorded.blasCore); this run: \(current.blasThreads), \(current.blasCore))")
-            print("run: \(outcome.directory.path), \(seconds) s")
+            try say("bit-identical to the baseline: \(report.bitIdentical ? "yes" : "no") (baseline: \(recorded.blasThreads) BLAS thread(s), \(recorded.blasCore); this run: \(current.blasThreads), \(current.blasCore))")
+            try say("run: \(outcome.directory.path), \(seconds) s")
             if report.passed {
-                print("check passed: \(report.rows.count) metrics within tolerance")
+                try say("check passed: \(report.rows.count) metrics within tolerance")
             } else {
                 let names = report.failures.map { "\($0.method)/\($0.setting)/\($0.metric)" }
-                printError("error: \(report.failures.count) metric(s) moved beyond tolerance or are missing: \(names.joined(separator: ", "))")
+                printError("error: \(report.failures.count) metric(s) moved beyond tolerance, are missing from this run, or are missing from the baseline (NEW): \(names.joined(separator: ", "))")
                 throw ExitCode.failure
             }
         }

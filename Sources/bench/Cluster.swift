@@ -29,7 +29,7 @@ struct Plan: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let prepared = try experiment.makeRunner().prepare()
-            print("\(prepared.jobs.count) cells: \(prepared.planFile.path)")
+            try say("\(prepared.jobs.count) cells: \(prepared.planFile.path)")
         }
     }
 }
@@ -82,10 +82,10 @@ struct Slurm: ParsableCommand {
                                        maxArraySize: maxArraySize, environment: environment)
             try scripts.write()
             let folder = prepared.store.directory.appendingPathComponent("slurm").path
-            print("\(prepared.jobs.count) cells in \(scripts.chunks.count) array(s): \(prepared.planFile.path)")
-            print("scripts: \(folder)/cells.sbatch, merge.sbatch, submit.sh")
+            try say("\(prepared.jobs.count) cells in \(scripts.chunks.count) array(s): \(prepared.planFile.path)")
+            try say("scripts: \(folder)/cells.sbatch, merge.sbatch, submit.sh")
             guard submit else {
-                print("submit with: bash \(SlurmScripts.quote(folder + "/submit.sh"))")
+                try say("submit with: bash \(SlurmScripts.quote(folder + "/submit.sh"))")
                 return
             }
             fflush(nil)  // our lines first, then the submission's
@@ -118,10 +118,10 @@ struct Merge: ParsableCommand {
         try reportingErrors {
             let runner = try Runner.planned(in: URL(fileURLWithPath: directory).absoluteURL)
             let outcome = try runner.merge()
-            print(outcome.aggregate.markdown)
-            if !outcome.ablation.isEmpty { print(outcome.ablation.markdown(experiment: runner.config.name)) }
-            printFigureReport(try FigureRenderer.render(resultsDirectory: outcome.directory.path))
-            print("merged: \(outcome.directory.path) (\(outcome.skipped.count) cells)")
+            try say(outcome.aggregate.markdown)
+            if !outcome.ablation.isEmpty { try say(outcome.ablation.markdown(experiment: runner.config.name)) }
+            try printFigureReport(try FigureRenderer.render(resultsDirectory: outcome.directory.path))
+            try say("merged: \(outcome.directory.path) (\(outcome.skipped.count) cells)")
         }
     }
 }

@@ -15,6 +15,6 @@ struct DatasetsCommand: ParsableCommand {
 
     func run() throws {
         let locator = DatasetLocator(dataDirectory: dataDir, environment: ProcessInfo.processInfo.environment)
-        print(DatasetSurvey.run(locator: locator).description)
+        try say(DatasetSurvey.run(locator: locator).description)
     }
 }

@@ -26,6 +26,6 @@ struct NestedDemo: ParsableCommand {
     }
 
     func run() throws {
-        for line in NestedLearningDemo.run(epochs: epochs).lines { print(line) }
+        for line in NestedLearningDemo.run(epochs: epochs).lines { try say(line) }
     }
 }

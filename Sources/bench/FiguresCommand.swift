@@ -16,13 +16,13 @@ struct FiguresCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let report = try FigureRenderer.render(resultsDirectory: directory)
-            printFigureReport(report)
+            try printFigureReport(report)
         }
     }
 }
 
 /// One line per kind of output, and the notes on what was left out.
-func printFigureReport(_ report: RenderReport) {
+func printFigureReport(_ report: RenderReport) throws {
     for note in report.notes { printError("figures: \(note)") }
-    print("figures: \(report.figures.count) files in \(report.resultsDirectory)/figures, tables: \(report.tables.count) files in \(report.resultsDirectory)/tables")
+    try say("figures: \(report.figures.count) files in \(report.resultsDirectory)/figures, tables: \(report.tables.count) files in \(report.resultsDirectory)/tables")
 }

@@ -82,6 +82,8 @@ struct Run: ParsableCommand {
     var batchSize: Int?
     @Option(help: "Learning rate.")
     var lr: Double?
+    @Option(help: "Stop a cell as diverged when its training loss exceeds this (a non-finite loss always does).")
+    var lossLimit: Double?
     @Option(help: "Optimizer: sgd or adam.")
     var optimizer: OptimizerKind?
     @Option(help: "Hidden layer widths, e.g. 400,400.")
@@ -92,6 +94,9 @@ struct Run: ParsableCommand {
     var method: [String] = []
     @Option(help: "Add a method made of these components (comma-separated: \(ComponentRegistry.standard.keys.map(\.rawValue).joined(separator: ","))); repeatable.")
     var components: [String] = []
+    @Option(help: "Also evaluate every task seen so far every N steps during training (the stability gap; curves.csv).") var evalEvery: Int?
+    @Option(help: "With --eval-every: test samples per task in those evaluations (a fixed subset; default 1000).") var evalSubsample: Int?
+    @Option(help: "With --eval-every: K, the steps after a task switch in which the stability gap takes its minimum (default 100).") var gapWindow: Int?
     @Option(help: "OpenBLAS threads.")
     var threads: Int?
     @Option(help: "Output folder; results go to <out>/<experiment>/ (default results).")
@@ -128,6 +133,7 @@ struct Run: ParsableCommand {
         if let iterations { c.training.iterations = iterations }
         if let batchSize { c.training.batchSize = batchSize }
         if let lr { c.training.learningRate = lr }
+        if let lossLimit { c.training.lossLimit = lossLimit }
         if let optimizer { c.training.optimizer = optimizer }
         if let hidden { c.training.hidden = hidden.widths }
         if let seeds { c.seeds = seeds.seeds }
@@ -137,6 +143,9 @@ struct Run: ParsableCommand {
             if !c.methods.contains(name) { c.methods.append(name) }
         }
         try arguments().apply(to: &c.components)
+        if let evalEvery { c.training.evalEvery = evalEvery }
+        if let evalSubsample { c.training.evalSubsample = evalSubsample }
+        if let gapWindow { c.training.gapWindow = gapWindow }
         if let threads { c.threads = threads }
         if let design = try study.design() { c.ablation = design }
         return c
@@ -154,7 +163,8 @@ struct Run: ParsableCommand {
             ("training.batchSize", "--batch-size", batchSize != nil), ("training.learningRate", "--lr", lr != nil),
             ("training.optimizer", "--optimizer", optimizer != nil), ("training.hidden", "--hidden", hidden != nil),
             ("seeds", "--seeds", seeds != nil), ("methods", "--method", !method.isEmpty || !components.isEmpty),
-            ("threads", "--threads", threads != nil),
+            ("threads", "--threads", threads != nil), ("training.evalEvery", "--eval-every", evalEvery != nil),
+            ("training.evalSubsample", "--eval-subsample", evalSubsample != nil), ("training.gapWindow", "--gap-window", gapWindow != nil),
         ]
         let fromFile = try arguments().file != nil
         for (path, flag, set) in core where set || !fromFile { given[path] = flag }
@@ -167,6 +177,7 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         _ = try arguments()
+        if out?.isEmpty == true { throw ValidationError("--out must name a folder; an empty path would write into the current folder") }
         do { try makeConfig().validatedPlan() } catch let error as ConfigError {
             throw ValidationError(ComponentArguments.flagged(error, flags: try givenFlags()))
         }
@@ -178,8 +189,7 @@ struct Run: ParsableCommand {
         if dryRun {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(config), as: UTF8.self))
-            return
+            return try reportingErrors { try say(String(decoding: try encoder.encode(config), as: UTF8.self)) }
         }
         try reportingErrors {
             let fileSettings = try experimentFile()
@@ -187,7 +197,8 @@ struct Run: ParsableCommand {
                                 dataDirectory: dataDir ?? fileSettings?.dataDir)
             runner.workers = study.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
             runner.workerExecutable = currentExecutable()
-            let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { FileHandle.standardError.write(Data($0.utf8)) }
+            runner.interval = study.interval
+            let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { _ = try? StandardStream.write($0, to: STDERR_FILENO) }
             runner.events = { display.handle($0) }
             let plan = try config.validatedPlan()
             if !plan.full.isEmpty && config.ablation != .addOne {
@@ -205,10 +216,10 @@ struct Run: ParsableCommand {
                 throw error
             }
             display.finish()
-            print(outcome.aggregate.markdown)
-            if !outcome.ablation.isEmpty { print(outcome.ablation.markdown(experiment: config.name)) }
-            printFigureReport(try FigureRenderer.render(resultsDirectory: outcome.directory.path))
-            print("results: \(outcome.directory.path) (\(outcome.ran.count) cells run, \(outcome.skipped.count) already done, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+            try say(outcome.aggregate.markdown)
+            if !outcome.ablation.isEmpty { try say(outcome.ablation.markdown(experiment: config.name)) }
+            try printFigureReport(try FigureRenderer.render(resultsDirectory: outcome.directory.path))
+            try say("results: \(outcome.directory.path) (\(outcome.ran.count) cells run, \(outcome.skipped.count) already done, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
         }
     }
 }

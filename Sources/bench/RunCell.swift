@@ -22,7 +22,8 @@ struct RunCell: ParsableCommand {
 
     func validate() throws {
         guard (plan != nil) != (cell != nil) else { throw ValidationError("give either --plan FILE --index I or --cell FILE") }
-        if plan != nil, (index ?? -1) < 0 { throw ValidationError("--plan needs --index, a line number counted from 0") }
+        if let index, index < 0 { throw ValidationError("--index must be 0 or more: it is a line of the plan counted from 0 (got \(index))") }
+        if plan != nil, index == nil { throw ValidationError("--plan needs --index, a line number counted from 0") }
     }
 
     func run() throws {
@@ -38,7 +39,9 @@ struct RunCell: ParsableCommand {
                 let source = cell ?? "-"
                 let data: Data
                 if source == "-" {
-                    data = FileHandle.standardInput.readDataToEndOfFile()
+                    do { data = try FileHandle.standardInput.readToEnd() ?? Data() } catch {
+                        throw ResultStoreError("cannot read the cell from standard input: \(error.localizedDescription)")
+                    }
                 } else {
                     do { data = try Data(contentsOf: URL(fileURLWithPath: source)) } catch {
                         throw ResultStoreError("cannot read the cell file \(source): \(error.localizedDescription)")
@@ -48,7 +51,7 @@ struct RunCell: ParsableCommand {
             }
             var progress: (@Sendable (TrainingProgress) -> Void)?
             if progressLines {
-                progress = { p in FileHandle.standardOutput.write(Data((p.line + "\n").utf8)) }
+                progress = { p in _ = try? StandardStream.write(p.line + "\n", to: STDOUT_FILENO) }
             }
             if let record = try job.runAndStore(progress: progress) {
                 if !progressLines { printError("\(record.stamp): written to \(job.store.runURL(record.stamp).path)") }

@@ -40,12 +40,12 @@ struct Speed: ParsableCommand {
         if !compare.isEmpty { return try runComparison() }
         try reportingErrors {
             let r = try SpeedReport.measure(hidden: hidden.widths, batchSize: batchSize, threads: threads, steps: steps, repeats: repeats)
-            print("mlp: 784-\(r.hidden.map(String.init).joined(separator: "-"))-10, batch \(r.batchSize), SGD, \(r.threads) BLAS thread(s)")
-            print(String(format: "sgemm_gflops: %.1f", r.sgemmGFLOPS))
-            print(String(format: "sgemm_bound_samples_per_s: %.0f", r.sgemmBoundSamplesPerSecond))
-            print(String(format: "ratio_to_bound: %.2f", r.trainSamplesPerSecond / r.sgemmBoundSamplesPerSecond))
-            print(String(format: "train_samples_per_s: %.0f", r.trainSamplesPerSecond))
-            print(String(format: "eval_samples_per_s: %.0f", r.evalSamplesPerSecond))
+            try say("mlp: 784-\(r.hidden.map(String.init).joined(separator: "-"))-10, batch \(r.batchSize), SGD, \(r.threads) BLAS thread(s)")
+            try say(String(format: "sgemm_gflops: %.1f", r.sgemmGFLOPS))
+            try say(String(format: "sgemm_bound_samples_per_s: %.0f", r.sgemmBoundSamplesPerSecond))
+            try say(String(format: "ratio_to_bound: %.2f", r.trainSamplesPerSecond / r.sgemmBoundSamplesPerSecond))
+            try say(String(format: "train_samples_per_s: %.0f", r.trainSamplesPerSecond))
+            try say(String(format: "eval_samples_per_s: %.0f", r.evalSamplesPerSecond))
         }
     }
 
@@ -65,11 +65,11 @@ struct Speed: ParsableCommand {
             }
             let r = try ComponentSpeedReport.measure(sets: sets, hidden: hidden.widths, batchSize: batchSize, threads: threads,
                                                      steps: steps, repeats: repeats)
-            print("784-\(r.hidden.map(String.init).joined(separator: "-"))-10, batch \(r.batchSize), SGD, \(r.threads) BLAS thread(s), median of \(repeats) interleaved rounds of \(steps) steps")
-            print("| set | parameters | ms/step | ratio |")
-            print("|---|---|---|---|")
+            try say("784-\(r.hidden.map(String.init).joined(separator: "-"))-10, batch \(r.batchSize), SGD, \(r.threads) BLAS thread(s), median of \(repeats) interleaved rounds of \(steps) steps")
+            try say("| set | parameters | ms/step | ratio |")
+            try say("|---|---|---|---|")
             for e in r.entries {
-                print("| \(e.name) | \(e.parameterCount) | " + String(format: "%.3f | %.2f |", e.secondsPerStep * 1000, e.ratio))
+                try say("| \(e.name) | \(e.parameterCount) | " + String(format: "%.3f | %.2f |", e.secondsPerStep * 1000, e.ratio))
             }
         }
     }

@@ -13,6 +13,8 @@ struct StudyOptions: ParsableArguments {
     var addOne = false
     @Flag(help: "Every subset of the full model's components (2^k methods) and joint.")
     var factorial = false
+    @Option(help: "Interval of the ablation's paired differences: paired-t (Student t, n − 1 df; default) or bootstrap-percentile (used only with 10 or more seeds; fewer fall back to paired-t, and each row says which).")
+    var interval: IntervalMethod = .pairedT
     @Option(help: "Parallel worker processes, each with --threads BLAS threads (default: the number of cores; 1 runs in this process).")
     var jobs: Int?
 
@@ -28,6 +30,8 @@ struct StudyOptions: ParsableArguments {
         return nil
     }
 }
+
+extension IntervalMethod: ExpressibleByArgument {}
 
 /// The path of the running executable, for starting worker processes of the same program.
 func currentExecutable() -> URL {

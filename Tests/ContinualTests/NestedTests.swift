@@ -28,6 +28,31 @@ import Testing
         #expect(partners.allSatisfy { p in levels[0].ranges.contains { $0.contains(p.fast.lowerBound) } && levels[1].ranges.contains { $0.contains(p.slowOffset) } })
     }
 
+    /// The layers and levels the networks declare on their slices are what the names say (the
+    /// rule the levels were once parsed by: the layer is the name without its last part, the
+    /// level the number of a `level<ℓ>` part), so the levels, and every nested run, are unchanged.
+    @Test func declaredLayersAndLevelsMatchTheNames() {
+        var random = RandomStream(seed: 1, purpose: "init")
+        let networks: [any Network] = [
+            MLP(inputs: 4, hidden: [3, 3], outputs: 2, capacity: 1, random: &random),
+            MemoryMLP(inputs: 4, hidden: [3], outputs: 2, slots: 2, query: .projection, temperature: .one, capacity: 1, random: &random),
+            MixtureOfExperts(inputs: 4, hidden: [3, 3], outputs: 2, experts: 2, topK: nil, sharedHead: false, gateInput: .sharedLayer,
+                             memory: .init(slots: 2, query: .projection, temperature: .one), capacity: 1, random: &random),
+            ProgressiveNetwork(inputs: 4, outputs: 2, heads: [[0], [1]], maxDepth: 2, maxWidth: 3, gated: true, capacity: 1, random: &random),
+        ]
+        for network in networks {
+            for s in network.parameters.layout.slices {
+                #expect(s.layer == s.name.split(separator: ".").dropLast().joined(separator: "."), "\(s.name)")
+                #expect(s.level == nil, "\(s.name)")
+            }
+        }
+        let parallel = ParallelMLP(inputs: 4, hidden: [3], outputs: 2, levels: 3, capacity: 1, random: &random)
+        for s in parallel.parameters.layout.slices {
+            let parts = s.name.split(separator: ".")
+            #expect(s.level.map { "level\($0)" } == String(parts[1]) && s.layer == String(parts[0]), "\(s.name)")
+        }
+    }
+
     /// A short run (2 tasks × 4 steps, periods 1, 2, 4) with nested alone and with each other
     /// component: the loss stays finite, each level updates 4, 2 and 1 times per task, and the
     /// report holds γ, the update counts and the drift per task.
@@ -57,6 +82,23 @@ import Testing
                 #expect(cms.learningRate < cms.baseLearningRate && cms.effectiveRate(level: 2) < 0.001)
             }
         }
+    }
+
+    /// Chunks end at task boundaries: 2 tasks × 6 steps with periods 1 and 4. Per task the slow
+    /// level updates at the task's 4th step and once more at its end (the partial chunk of steps
+    /// 5–6), so 2 updates and 2 consolidations per task. Counting chunks over the whole run instead
+    /// would update at global steps 4, 8, 12 — one update in task 1 and one (steps 5–8) mixing the
+    /// two tasks' gradients.
+    @Test func slowChunksDoNotCrossTaskBoundaries() throws {
+        var settings = ComponentSettings(enabling: [.nested])
+        settings.nested = NestedConfig(periods: [1, 4])
+        let trainer = Trainer(scenario: NestedTests.scenario,
+                              config: TrainingConfig(hidden: [8], optimizer: .sgd, learningRate: 0.01, batchSize: 8, iterations: 6),
+                              seed: 1, settings: settings)
+        let report = try #require(trainer.run().components["nested"])
+        #expect(report["updates_level1_task1"] == 6 && report["updates_level1_task2"] == 6)
+        #expect(report["updates_level2_task1"] == 2 && report["updates_level2_task2"] == 2)
+        #expect(report["consolidations"] == 4)
     }
 
     /// The hypergradient ∂L_mem/∂γ = ∇L_mem · u against a central difference of L_mem along u

@@ -61,6 +61,13 @@ import Testing
         }
         #expect(report["parameters_in_use"]! == Double(result.parameterCount))
         #expect(report["parameters_in_use"]! == report["task1_parameters"]! + report["task2_parameters"]!)
+        // The search is training too: 2 tasks × 2 candidates × 20 steps × 32 rows = 2,560 rows, on top
+        // of the trainer's 2 tasks × 15 steps × 32 rows = 960; its seconds are the tasks' search seconds.
+        #expect(result.searchSamples == 2_560)
+        #expect(result.trainedSamples == 960 + 2_560)
+        let seconds = try #require(result.searchSeconds)
+        #expect(abs(seconds - report["task1_search_seconds"]! - report["task2_search_seconds"]!) < 1e-9)
+        #expect(seconds > 0 && seconds <= result.trainSeconds)
     }
 
     /// Two runs with the same seed give the same accuracies and choices (every draw is named).

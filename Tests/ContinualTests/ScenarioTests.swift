@@ -1,3 +1,4 @@
+import Datasets
 import Testing
 @testable import Continual
 
@@ -82,5 +83,36 @@ import Testing
     @Test func tasksThatCannotBeSplitAreRejected() {
         #expect(throws: ScenarioError.self) { try Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 3), dataset: mnistMini, seed: 1) }
         #expect(throws: ScenarioError.self) { try Scenario(ScenarioConfig(kind: .permuted, setting: .class, tasks: 0), dataset: mnistMini, seed: 1) }
+    }
+
+    /// mnist-mini with only the even digits (classCount stays 10).
+    static func evenDigits(keepOddTestDigits: Bool = false) -> Dataset {
+        var d = mnistMini
+        func keep(_ split: DatasetSplit, odd: Bool) -> DatasetSplit {
+            let rows = (0..<split.count).filter { split.labels[$0] % 2 == 0 || odd }
+            let size = d.featureCount
+            return DatasetSplit(images: rows.flatMap { split.images[($0 * size)..<(($0 + 1) * size)] },
+                                labels: rows.map { split.labels[$0] }, count: rows.count)
+        }
+        d.train = keep(d.train, odd: false)
+        d.test = keep(d.test, odd: keepOddTestDigits)
+        return d
+    }
+
+    /// Split with missing classes used to make five one-class "two-class" tasks (100% task-IL);
+    /// now every task must hold each of its classes in both splits, else one line says which.
+    @Test func splitWithAMissingClassIsRejected() {
+        for setting in [Setting.task, .class, .domain] {
+            #expect(throws: ScenarioError("task 1 is defined with classes [0, 1], but the training set of mnist-mini has no sample of class 1; every task needs every one of its classes")) {
+                try Scenario(ScenarioConfig(kind: .split, setting: setting, tasks: 5), dataset: Self.evenDigits(keepOddTestDigits: true), seed: 1)
+            }
+        }
+        // Permuted tasks are defined with every class.
+        #expect(throws: ScenarioError.self) {
+            try Scenario(ScenarioConfig(kind: .permuted, setting: .domain, tasks: 2), dataset: Self.evenDigits(), seed: 1)
+        }
+        // A split whose tasks are all present (digits 0 and 2 as tasks of one class each would
+        // need a 5-class dataset); the full dataset passes.
+        #expect(throws: Never.self) { try Scenario(ScenarioConfig(kind: .split, setting: .task, tasks: 5), dataset: mnistMini, seed: 1) }
     }
 }

@@ -21,8 +21,8 @@ import Testing
         #expect(j.acc > f.acc + 0.4, "joint ACC \(j.acc) vs finetune \(f.acc)")
         // Each task is learned when it is trained (the diagonal) in both.
         #expect(f.learningAccuracy > 0.9)
-        // Task-IL accuracy of the same runs is recorded too.
-        #expect(finetune.accuracy["task-il"]?.count == 5)
+        // Task-masked accuracy of the same runs (each task's own outputs) is recorded too.
+        #expect(finetune.accuracy[Scenario.taskMaskedClassIL]?.count == 5)
     }
 
     @Test func theMatrixIsComplete() throws {

@@ -232,7 +232,9 @@ private func composeTestSets() -> [[ComponentKey]] {
 
 @Suite struct AblationAnalysisTests {
     /// Two seeds, hand-made records: full has ACC 0.8 and 0.6, without-ewc 0.5 and 0.5, so the
-    /// deltas are 0.3 and 0.1, mean 0.2; with two pairs the bootstrap interval is [0.1, 0.3].
+    /// deltas are 0.3 and 0.1, mean 0.2, s_d = √((0.1² + 0.1²)/1) = 0.141421, s_d/√2 = 0.1, and the
+    /// paired t-interval with 1 degree of freedom is 0.2 ± 12.706205 · 0.1 = [−1.070620, 1.470620]
+    /// (the percentile bootstrap would have claimed [0.1, 0.3]).
     @Test func deltasArePairedBySeed() throws {
         func record(_ method: String, _ seed: Int, _ acc: Double) -> RunRecord {
             let R = [[acc, 0], [acc, acc]]
@@ -252,11 +254,14 @@ private func composeTestSets() -> [[ComponentKey]] {
         let acc = try #require(analysis.leaveOneOut.first { $0.metric == "acc" })
         #expect(abs(acc.delta.meanDifference - 0.2) < 1e-12 && acc.delta.n == 2)
         let low = try #require(acc.delta.ciLow), high = try #require(acc.delta.ciHigh)
-        #expect(abs(low - 0.1) < 1e-12 && abs(high - 0.3) < 1e-12)
+        #expect(abs(low + 1.0706204736) < 1e-8 && abs(high - 1.4706204736) < 1e-8)
+        #expect(acc.delta.method == .pairedT)
         let csv = AblationAnalysis.csv(analysis.leaveOneOut).split(separator: "\n")
-        #expect(csv[0] == "component,eval,metric,delta,ci_low,ci_high,n,with,without")
-        #expect(csv.contains("ewc,class-il,acc,0.200000,0.100000,0.300000,2,ewc+replay,replay"))
-        #expect(analysis.markdown(experiment: "e").contains("| ewc | ewc+replay vs replay | +20.00 [+10.00, +30.00] |"))
+        #expect(csv[0] == "component,eval,metric,delta,ci_low,ci_high,n,with,without,interval")
+        #expect(csv.contains("ewc,class-il,acc,0.200000,-1.070620,1.470620,2,ewc+replay,replay,paired-t"))
+        let markdown = analysis.markdown(experiment: "e")
+        #expect(markdown.contains("| ewc | ewc+replay vs replay | +20.00 [-107.06, +147.06] |"))
+        #expect(markdown.contains("paired over 2 seeds, paired t (n − 1 df) 95% CI"))
     }
 }
 

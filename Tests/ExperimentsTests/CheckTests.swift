@@ -54,7 +54,8 @@ import Testing
         #expect(try CheckReport(baseline: within, current: baseline).passed)
     }
 
-    /// A metric the baseline has and this run lacks fails as missing; a new one does not fail.
+    /// A metric the baseline has and this run lacks fails as missing; one the run produces and
+    /// the baseline lacks fails as NEW (a metric removed from the baseline used to pass unseen).
     @Test func missingAndNewMetrics() throws {
         let baseline = CheckTests.recorded.baseline
         var fewer = baseline
@@ -62,7 +63,30 @@ import Testing
         let missing = try CheckReport(baseline: baseline, current: fewer)
         #expect(missing.failures.count == 1 && missing.failures[0].metric == dropped.metric && missing.failures[0].status == .missing)
         let added = try CheckReport(baseline: fewer, current: baseline)
-        #expect(added.passed && added.rows.contains { $0.status == .new })
+        #expect(!added.passed && added.failures.map(\.status) == [.new] && added.failures[0].metric == dropped.metric)
+        #expect(added.junitXML(suite: "s").contains("not in the baseline"))
+    }
+
+    /// A negative spread, an empty value list, a mean that is not its values' and a metric
+    /// listed twice are rejected when the baseline is read, naming the file and the entry.
+    @Test func malformedBaselinesAreRejected() throws {
+        let baseline = CheckTests.recorded.baseline
+        #expect(baseline.problem == nil)
+        let url = temporaryFolder("malformed").appendingPathComponent("ci.json")
+        func expectRejected(_ change: (inout Baseline) -> Void, _ words: String) throws {
+            var b = baseline
+            change(&b)
+            try b.write(to: url)
+            #expect { try Baseline.load(url) } throws: { error in
+                let text = "\(error)"
+                return text.hasPrefix("\(url.path) is not a well-formed baseline: ") && text.contains(words)
+            }
+        }
+        try expectRejected({ $0.entries[0].std = -1 }, "negative standard deviation")
+        try expectRejected({ $0.entries[0].values = [] }, "has 0 values for 2 seeds")
+        try expectRejected({ $0.entries[0].mean += 0.1 }, "are not those of its values")
+        try expectRejected({ $0.entries.append($0.entries[0]) }, "is listed twice")
+        try expectRejected({ $0.entries = [] }, "holds no metrics")
     }
 
     /// A baseline of another dataset, scenario or version is an error naming what differs.

@@ -53,7 +53,7 @@ import Testing
         let file = try ExperimentFile.parse("jobs: 3\nout: /tmp/r\ndataDir: /data\nseeds: \"4..6\"\n", path: "x.yaml", defaultName: "x")
         #expect(file.jobs == 3 && file.out == "/tmp/r" && file.dataDir == "/data" && file.config.seeds == [4, 5, 6])
         #expect(try ExperimentFile.parse("seeds: [2, 9]", path: "x.yaml", defaultName: "x").config.seeds == [2, 9])
-        #expect(try ExperimentFile.parse("", path: "x.yaml", defaultName: "x").config.name == "x")
+        #expect(try ExperimentFile.parse("preset: quick", path: "x.yaml", defaultName: "x").config.name == "x")
         let paper = try ExperimentFile.parse("preset: paper\ntraining: {epochs: 2}", path: "x.yaml", defaultName: "x").config
         #expect(paper.training.iterations == nil && paper.training.epochs == 2 && paper.seeds.count == 20)
     }
@@ -79,6 +79,39 @@ import Testing
         } catch {
             let message = "\(error)"
             for part in expected { #expect(message.contains(part), "\(message) lacks \(part)") }
+        }
+    }
+}
+
+/// Hostile or empty experiment files get one error line, within the documented limits.
+@Suite struct HostileConfigFileTests {
+    func message(_ text: String) -> String {
+        do { _ = try ExperimentFile.parse(text, path: "x.yaml", defaultName: "x"); return "accepted" } catch { return "\(error)" }
+    }
+
+    /// "Billion laughs": 9 levels of 9 aliases, a few hundred bytes, 9⁹ values once expanded.
+    @Test func nestedAliasesAreLimited() {
+        var text = "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        let names = Array("abcdefghij").map(String.init)
+        for i in 1..<10 {
+            text += "\(names[i]): &\(names[i]) [" + Array(repeating: "*\(names[i - 1])", count: 9).joined(separator: ", ") + "]\n"
+        }
+        #expect(text.utf8.count < 600)
+        #expect(message(text) == "x.yaml: the file expands to more than 100000 values (aliases of aliases?); an experiment file needs far fewer")
+        // A few aliases are fine (and then the unknown key is what is reported).
+        #expect(message("preset: quick\nseeds: &s 2\nz: *s\n").hasPrefix("x.yaml:3: z: unknown key"))
+    }
+
+    @Test func sizeAndNestingAreLimited() {
+        #expect(message("name: " + String(repeating: "x", count: (1 << 20) + 1)) == "x.yaml: the file is 1048583 bytes; an experiment file may hold at most 1048576 bytes")
+        #expect(message("a: " + String(repeating: "[", count: 100) + String(repeating: "]", count: 100)) == "x.yaml: lists and mappings are nested more than 64 deep")
+        #expect(message(String(repeating: "- ", count: 200) + "x") == "x.yaml: a line is indented or nested more than 256 columns deep")
+    }
+
+    /// An empty file used to run the quick preset; a file of comments alike.
+    @Test func anEmptyFileIsAnError() {
+        for text in ["", "\n\n", "# nothing\n"] {
+            #expect(message(text) == "x.yaml: the file holds no settings (expected a mapping such as `preset: quick`); an empty experiment is not the quick preset")
         }
     }
 }

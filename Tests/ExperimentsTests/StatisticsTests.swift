@@ -233,3 +233,55 @@ private func normalSample(_ n: Int, mean: Double, sd: Double, seed: UInt64) -> [
         await #expect(processExitsWith: .failure) { _ = PairedBootstrap([0.5, 0.6], [0.5, 0.6], resamples: 0) }
     }
 }
+
+/// The coverage of the ablation's interval for a paired mean difference, by simulation: per draw,
+/// n seeds whose differences are N(0.3, 0.2²) on top of a shared N(0, 0.5²) seed effect; the
+/// fraction of 2,000 draws whose 95% interval contains 0.3. With 2,000 draws the standard error of
+/// a coverage of 0.95 is 0.005, so [0.93, 0.97] is four standard errors either side.
+@Suite struct IntervalCoverageTests {
+    static func coverage(n: Int, draws: Int = 2_000, seed: UInt64, interval: ([Double], [Double]) -> (Double?, Double?)) -> Double {
+        var random = RandomStream(seed: seed, purpose: "coverage")
+        var covered = 0
+        for _ in 0..<draws {
+            var a: [Double] = [], b: [Double] = []
+            for _ in 0..<n {
+                let shared = 0.5 * random.normal()
+                b.append(shared)
+                a.append(shared + 0.3 + 0.2 * random.normal())
+            }
+            let (low, high) = interval(a, b)
+            if let low, let high, low <= 0.3 && 0.3 <= high { covered += 1 }
+        }
+        return Double(covered) / Double(draws)
+    }
+
+    @Test(arguments: [3, 5, 10])
+    func ablationIntervalCoversNinetyFivePercent(n: Int) {
+        let c = Self.coverage(n: n, seed: UInt64(n)) { a, b in
+            let d = PairedDifference(a, b)
+            return (d.ciLow, d.ciHigh)
+        }
+        #expect(c >= 0.93 && c <= 0.97, "coverage of the paired t-interval at n = \(n): \(c)")
+    }
+
+    /// Why the t-interval replaced the bootstrap: with 3 seeds the percentile bootstrap is about
+    /// the [min, max] of the three differences, which covers 1 − 2·(1/2)³ = 0.75 of the time.
+    @Test func percentileBootstrapOfThreeSeedsCoversAboutThreeQuarters() {
+        let c = Self.coverage(n: 3, draws: 1_000, seed: 3) { a, b in
+            let d = PairedBootstrap(a, b, resamples: 500)
+            return (d.ciLow, d.ciHigh)
+        }
+        #expect(c > 0.65 && c < 0.82, "coverage of the percentile bootstrap at n = 3: \(c)")
+    }
+
+    @Test func bootstrapIsUsedOnlyFromTenPairsAndSaysSo() {
+        let a = normalSample(9, mean: 0.5, sd: 0.1, seed: 5), b = normalSample(9, mean: 0.4, sd: 0.1, seed: 6)
+        let nine = PairedDifference(a, b, method: .bootstrap)
+        #expect(nine.method == .pairedT)
+        #expect(nine == PairedDifference(a, b))
+        let ten = PairedDifference(a + [0.5], b + [0.4], method: .bootstrap, resamples: 1_000)
+        #expect(ten.method == .bootstrap)
+        let boot = PairedBootstrap(a + [0.5], b + [0.4], resamples: 1_000)
+        #expect(ten.ciLow == boot.ciLow && ten.ciHigh == boot.ciHigh)
+    }
+}

@@ -2,6 +2,7 @@ import Foundation
 import Schema
 import Testing
 @testable import Figures
+import Schema
 
 /// Bad input gives one `FiguresError` whose description is one line naming the file, and
 /// nothing is written.
@@ -227,28 +228,6 @@ import Testing
         }
     }
 
-    /// A failure while writing the temporary file removes it and leaves the old file alone.
-    @Test func failedWriteLeavesNoPartialFile() throws {
-        let dir = TempDir("partial")
-        defer { dir.cleanUp() }
-        dir.write("plot.png", "old complete file")
-        struct Interrupted: Error {}
-        #expect(throws: Interrupted.self) {
-            try AtomicFile.write(to: dir.file("plot.png")) { fd in
-                try AtomicFile.writeAll(fd, [UInt8](repeating: 7, count: 10_000), path: "plot.png")
-                throw Interrupted()
-            }
-        }
-        #expect(dir.listing() == ["plot.png"])
-        #expect(String(decoding: readBytes(dir.file("plot.png")), as: UTF8.self) == "old complete file")
-
-        // A fresh path: nothing at all is left.
-        #expect(throws: Interrupted.self) {
-            try AtomicFile.write(to: dir.file("new.png")) { _ in throw Interrupted() }
-        }
-        #expect(dir.listing() == ["plot.png"])
-    }
-
     /// A render that fails part-way leaves only complete files and no temporary ones.
     @Test func failedRenderLeavesOnlyCompleteFiles() throws {
         let dir = TempDir("midway")
@@ -271,35 +250,43 @@ import Testing
         }
     }
 
-    /// Writing to /dev/full fails with ENOSPC; the device is written in place, never replaced
-    /// or removed.
-    @Test(.enabled(if: isCharacterDevice("/dev/full")))
-    func devFullSurvives() {
-        #expect {
-            try AtomicFile.write([UInt8](repeating: 1, count: 70_000), to: "/dev/full")
-        } throws: { error in
-            let e = error as! FiguresError
-            return e.kind == .writeFailed && e.path == "/dev/full" && e.description.contains("No space left")
-        }
-        #expect(isCharacterDevice("/dev/full"))
-    }
-
-    /// The same through a whole render: a figure path that is a symbolic link to /dev/full.
-    @Test(.enabled(if: isCharacterDevice("/dev/full")))
-    func devFullSurvivesARender() throws {
-        let dir = TempDir("dev-full")
+    /// A figure path that is a symbolic link to a device is refused (the shared writer's rule,
+    /// `Schema.AtomicFile`): the link and the device stay as they were. The device is a private
+    /// copy of /dev/full made in the test's folder (root only), never the system's node.
+    @Test(.enabled(if: getuid() == 0))
+    func aLinkToADeviceIsRefusedByARender() throws {
+        let dir = TempDir("device")
         defer { dir.cleanUp() }
         Fixture().write(to: dir)
         try FileManager.default.createDirectory(atPath: dir.file("figures"), withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: dir.file("figures/bwt-class-il.png"), withDestinationPath: "/dev/full")
+        #expect(mknod(dir.file("full"), S_IFCHR | 0o666, dev_t(1 << 8 | 7)) == 0)
+        try FileManager.default.createSymbolicLink(atPath: dir.file("figures/bwt-class-il.png"), withDestinationPath: dir.file("full"))
         #expect {
             try FigureRenderer.render(resultsDirectory: dir.path)
         } throws: { error in
             let e = error as! FiguresError
-            return e.kind == .writeFailed && e.path.hasSuffix("bwt-class-il.png")
+            return e.kind == .writeFailed && e.path.hasSuffix("bwt-class-il.png") && e.message.contains("refusing to replace")
         }
-        #expect(isCharacterDevice("/dev/full"))
-        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: dir.file("figures/bwt-class-il.png"))) == "/dev/full")
+        #expect(isCharacterDevice(dir.file("full")))
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: dir.file("figures/bwt-class-il.png"))) == dir.file("full"))
         #expect(!dir.listing().contains { $0.contains(".tmp-") })
+    }
+
+    /// A render removes the temporary files a killed render of this host left in figures/ and
+    /// tables/ (their writer is dead), and leaves another host's alone (it may be writing).
+    @Test func staleTemporaryFilesAreRemoved() throws {
+        let dir = TempDir("stale")
+        defer { dir.cleanUp() }
+        Fixture().write(to: dir)
+        try FileManager.default.createDirectory(atPath: dir.file("figures"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir.file("tables"), withIntermediateDirectories: true)
+        let dead = ".bwt-class-il.png.tmp-\(AtomicFile.hostName)-\(Int32.max)-7"
+        let elsewhere = ".bwt-class-il.png.tmp-another-node-\(Int32.max)-7"
+        dir.write("figures/" + dead, "partial")
+        dir.write("tables/" + dead, "partial")
+        dir.write("figures/" + elsewhere, "partial")
+        _ = try FigureRenderer.render(resultsDirectory: dir.path)
+        let temporaries = dir.listing().filter { $0.contains(".tmp-") }
+        #expect(temporaries == ["figures/" + elsewhere])
     }
 }

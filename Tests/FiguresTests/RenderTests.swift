@@ -164,3 +164,42 @@ func hasPDFShape(_ b: [UInt8]) -> Bool {
         #expect(report.figures.contains(dir.file("figures/heatmap-ewc-task-il.png")))
     }
 }
+
+@Suite struct StabilityFigureTests {
+    /// curves.csv of two seeds, 2 tasks of 4 steps evaluated every 2 steps: task 1 is evaluated at
+    /// steps 0, 2, 4 (end of task 1), 6, 8; task 2 from step 6. The series has task 1's end at step
+    /// 4, the means over seeds at each step, and the figure is drawn for each method.
+    @Test func curvesGiveAStabilityFigurePerMethod() throws {
+        let dir = TempDir("stability")
+        defer { dir.cleanUp() }
+        Fixture().write(to: dir)
+        var lines = ["method,seed,eval,step,task,accuracy"]
+        for method in ["finetune", "ewc"] {
+            for seed in [1, 2] {
+                let shift = seed == 1 ? 0.0 : 0.1
+                for (step, task, accuracy) in [(0, 1, 0.1), (2, 1, 0.6), (4, 1, 0.9), (6, 1, 0.3), (6, 2, 0.5), (8, 1, 0.7), (8, 2, 0.8)] {
+                    lines.append("\(method),\(seed),class-il,\(step),\(task),\(accuracy - shift)")
+                }
+            }
+        }
+        dir.write("curves.csv", lines.joined(separator: "\n") + "\n")
+        let report = try FigureRenderer.render(resultsDirectory: dir.path)
+        #expect(report.figures.contains(dir.file("figures/stability-ewc-class-il.png")))
+        #expect(report.figures.contains(dir.file("figures/stability-finetune-class-il.png")))
+        let results = try ResultSet.load(directory: dir.path)
+        let rows = try #require(results.curves)
+        let series = try #require(StabilityCurves.series(rows, method: "ewc", eval: .class))
+        #expect(series.boundaries == [4] && series.lastStep == 8 && series.seeds == 2)
+        #expect(series.points[0].map(\.step) == [0, 2, 4, 6, 8] && series.points[1].map(\.step) == [6, 8])
+        // Step 6, task 1: seeds 0.3 and 0.2 → mean 0.25.
+        #expect(abs(series.points[0][3].estimate.mean - 0.25) < 1e-12)
+    }
+
+    @Test func aBadCurvesRowIsAnErrorNamingTheFile() throws {
+        let dir = TempDir("stability-bad")
+        defer { dir.cleanUp() }
+        Fixture().write(to: dir)
+        dir.write("curves.csv", "method,seed,eval,step,task,accuracy\newc,1,class-il,3,0,0.5\n")
+        #expect(throws: FiguresError.self) { try FigureRenderer.render(resultsDirectory: dir.path) }
+    }
+}

@@ -7,7 +7,7 @@ import Testing
     /// A store of `count` values with every gradient set to `gradient`.
     func store(_ count: Int, value: Float = 1, gradient: Float) -> ParameterStore {
         var layout = ParameterLayout()
-        _ = layout.add("p", count: count)
+        _ = layout.add("p", count: count, layer: "p")
         let s = ParameterStore(layout: layout)
         for i in 0..<count { s.values[i] = value; s.gradients[i] = gradient }
         return s
@@ -31,6 +31,27 @@ import Testing
         }
         #expect(cms.updates == [40, 10, 2])
         #expect(cms.consolidations == 10)
+    }
+
+    /// `endTask` applies the partial chunk: periods 1 and 4, SGD, η = 0.125, g = 0.5, γ = 1. After
+    /// 6 steps the slow level has moved once (−0.125 · 4 · 0.5 = −0.25); `endTask` applies steps 5–6
+    /// (−0.125 · 2 · 0.5 = −0.125), so it stands at 1 − 0.375 = 0.625, the fast level at
+    /// 1 − 6 · 0.0625 = 0.625. The next chunk starts afresh: 4 more steps give one more update.
+    @Test func endTaskAppliesThePartialChunk() {
+        let s = store(4, gradient: 0.5)
+        let levels = [ContinuumMemoryOptimizer.Level(period: 1, learningRate: 0.125, ranges: [0..<2]),
+                      ContinuumMemoryOptimizer.Level(period: 4, learningRate: 0.125, ranges: [2..<4])]
+        let cms = ContinuumMemoryOptimizer(levels: levels, rule: .sgd, baseLearningRate: 0.125, parameterCount: 4,
+                                           factor: ConsolidationFactor(initial: 1, rate: 0, lower: 1, upper: 1), learnsFromLoss: false)
+        for _ in 0..<6 { cms.step(s) }
+        #expect(s.values[2] == 0.75 && cms.pending == [0, 2])
+        cms.endTask(s)
+        #expect(s.values[0] == 0.625 && s.values[2] == 0.625 && s.values[3] == 0.625)
+        #expect(cms.updates == [6, 2] && cms.pending == [0, 0] && cms.consolidations == 2)
+        cms.endTask(s)  // nothing open: no update
+        #expect(cms.updates == [6, 2])
+        for _ in 0..<4 { cms.step(s) }
+        #expect(cms.updates == [10, 3] && s.values[2] == 0.375)
     }
 
     /// With Adam per level, the first update of level ℓ comes at step C_ℓ and moves by
