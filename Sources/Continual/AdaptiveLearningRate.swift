@@ -23,6 +23,7 @@ public struct AdaptiveLRConfig: ComponentConfig {
     }
 
     public static let key = ComponentKey.adaptiveLR
+    public static let isModelComponent = true
     public static let jsonKey = "adaptiveLR"
     public static let summary = "decaying learning rate α_t = α / (1 + κ t)"
     public static var defaults: AdaptiveLRConfig { AdaptiveLRConfig() }

@@ -86,6 +86,11 @@ public protocol ComponentConfig: Codable, Sendable, Hashable {
     /// Where a network-building component's network is tried: lower first; nil when the
     /// component keeps the network it is given.
     static var networkPriority: Int? { get }
+    /// True for a component of the immortal model — the full model that `--ablate`, `--add-one`
+    /// and `--factorial` take apart (ewc, replay, adaptive-lr, memory, moe, pnas, nested). False
+    /// (the default) for a method it is compared with (l2, si, lwf, agem, …), which joins the
+    /// full model only when an ablation names it (`--ablate ewc,si`).
+    static var isModelComponent: Bool { get }
     /// Every option at its default.
     static var defaults: Self { get }
     /// Problems that involve more than one option or the rest of the experiment (ranges of single
@@ -107,6 +112,7 @@ extension ComponentConfig {
     public static var citation: String { "" }
     public static var jsonKey: String { key.rawValue }
     public static var networkPriority: Int? { nil }
+    public static var isModelComponent: Bool { false }
     public func problems(in environment: ComponentEnvironment) -> [String] { [] }
     public var conflicts: [Conflict] { [] }
     public func unsupported(in environment: ComponentEnvironment) -> String? { nil }
@@ -171,6 +177,10 @@ public struct ComponentRegistry: @unchecked Sendable, Hashable {
         PNASConfig.self,
         NestedConfig.self,
         L2Config.self,
+        SIConfig.self,
+        MASConfig.self,
+        LwFConfig.self,
+        DERPPConfig.self,
         AGEMConfig.self,
         GEMConfig.self,
         GDumbConfig.self,
@@ -178,6 +188,8 @@ public struct ComponentRegistry: @unchecked Sendable, Hashable {
     ])
 
     public var keys: [ComponentKey] { types.map { $0.key } }
+    /// The components of the immortal model (`ComponentConfig.isModelComponent`), in hook order.
+    public var modelKeys: [ComponentKey] { types.filter { $0.isModelComponent }.map { $0.key } }
 
     public func type(of key: ComponentKey) -> (any ComponentConfig.Type)? { types.first { $0.key == key } }
 

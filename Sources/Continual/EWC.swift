@@ -65,6 +65,7 @@ public struct EWCConfig: ComponentConfig {
     }
 
     public static let key = ComponentKey.ewc
+    public static let isModelComponent = true
     public static let summary = "Elastic Weight Consolidation: penalty λ/2 Σ F_i (θ_i − θ*_i)² with a per-sample diagonal Fisher; separate or online"
     public static let citation = "Kirkpatrick et al. 2017; online: Schwarz et al. 2018"
     public static var defaults: EWCConfig { EWCConfig() }

@@ -37,6 +37,7 @@ public struct MemoryConfig: ComponentConfig {
     }
 
     public static let key = ComponentKey.memory
+    public static let isModelComponent = true
     public static let summary = "external memory: trainable slots M [M, H] read by attention from the last hidden state and added to it before the head, h′ = h + softmax(q Mᵀ s) M"
     public static var defaults: MemoryConfig { MemoryConfig() }
     public static var options: [ConfigOption<MemoryConfig>] {

@@ -46,6 +46,7 @@ public struct MoEConfig: ComponentConfig {
     public var effectiveBalanceWeight: Double { balanceWeight ?? (topK.map { $0 < experts } == true ? 0.01 : 0) }
 
     public static let key = ComponentKey.moe
+    public static let isModelComponent = true
     public static let summary = "mixture of experts: E MLP experts combined by a gate g = softmax(W_g x + b), y = Σ_e g_e · expert_e(x); dense, or top-k with the importance loss w · CV(Σ_n g_n)²; with memory, each expert has its own memory"
     public static let citation = "Jacobs et al. 1991; Shazeer et al. 2017"
     public static var defaults: MoEConfig { MoEConfig() }

@@ -71,6 +71,7 @@ public struct NestedConfig: ComponentConfig {
     }
 
     public static let key = ComponentKey.nested
+    public static let isModelComponent = true
     public static let summary = "nested optimizer: a Continuum Memory System — parameter levels ℓ with periods C_ℓ, each level's gradients summed over C_ℓ steps and applied every C_ℓ steps — and a learned consolidation factor γ applied to the faster level after each slower update"
     public static let citation = "Behrouz et al. 2025"
     public static var defaults: NestedConfig { NestedConfig() }

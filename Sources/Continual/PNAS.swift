@@ -58,6 +58,7 @@ public struct PNASConfig: ComponentConfig {
     }
 
     public static let key = ComponentKey.pnas
+    public static let isModelComponent = true
     public static let summary = "progressive networks whose new column's depth an LSTM controller picks per task, trained with REINFORCE"
     public static let citation = "Rusu et al. 2016; Williams 1992"
     public static var defaults: PNASConfig { PNASConfig() }

@@ -48,6 +48,7 @@ public struct ReplayConfig: ComponentConfig {
     }
 
     public static let key = ComponentKey.replay
+    public static let isModelComponent = true
     public static let summary = "episodic memory: a buffer of past samples, replayed into each batch and weighted 1/t (current) and 1−1/t (replay)"
     public static let citation = "Chaudhry et al. 2019"
     public static var defaults: ReplayConfig { ReplayConfig() }

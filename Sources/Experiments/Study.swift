@@ -115,13 +115,14 @@ extension ExperimentConfig {
     /// before it; with the reasons the others were left out. Conflicts and supported settings are
     /// declared by the components (`ComponentConfig.conflicts`, `unsupported(in:)`), so one
     /// validation per component decides — no search over subsets. `among` limits the candidates
-    /// (default: every registered component). `rejecting` adds rules to `rejection(of:)` (for tests).
+    /// (default: the immortal model's components, `ComponentRegistry.modelKeys`; the methods it
+    /// is compared with join only when named). `rejecting` adds rules to `rejection(of:)` (for tests).
     public func fullModel(among candidates: [ComponentKey]? = nil,
                           rejecting: (String) -> String? = { _ in nil }) -> (keys: [ComponentKey], notes: [String]) {
         func rejection(_ m: String) -> String? { rejecting(m) ?? self.rejection(of: m) }
         var full: [ComponentKey] = []
         var notes: [String] = []
-        for key in registry.ordered(candidates ?? registry.keys) {
+        for key in registry.ordered(candidates ?? registry.modelKeys) {
             if let reason = rejection(Self.methodName(full + [key], registry: registry)) {
                 notes.append("\(key.rawValue) is left out of the full model: \(reason)")
             } else {
@@ -146,7 +147,10 @@ extension ExperimentConfig {
         guard let design = ablation else {
             return StudyPlan(methods: methods, full: [], comparisons: [], factorialSets: [], notes: [])
         }
-        let (full, fullNotes) = fullModel(rejecting: rejecting)
+        // Components an ablation names join the model's own (`--ablate ewc,si` ablates si too).
+        var listed: [ComponentKey] = []
+        if case .leaveOneOut(let keys?) = design { listed = keys.filter { !registry.modelKeys.contains($0) } }
+        let (full, fullNotes) = fullModel(among: registry.modelKeys + listed, rejecting: rejecting)
         var notes = fullNotes
         var designed: [String] = []
         var comparisons: [Comparison] = []
@@ -170,7 +174,7 @@ extension ExperimentConfig {
                 comparisons.append(Comparison(kind: .leaveOneOut, component: key, with: fullName, without: ablated))
             }
         case .addOne:
-            for key in registry.keys {
+            for key in registry.modelKeys {
                 let name = Self.methodName([key], registry: registry)
                 if let reason = rejection(name) {
                     notes.append("\(name) alone is not run: \(reason)")

@@ -13,3 +13,17 @@ let mnistMini: Dataset = {
         fatalError("the committed dataset datasets/mnist-mini cannot be loaded: \(error)")
     }
 }()
+
+/// The component sets the compose tests try, bounded so they do not double with every component
+/// added: every subset of the registry's first eight components (`ewc` … `l2`, exhaustively, 2^8),
+/// and every set of one or two components that holds a later one (each later component alone and
+/// beside every other component).
+func composeTestSets() -> [[ComponentKey]] {
+    let all = ComponentKey.allCases, first = Array(all.prefix(8)), later = Array(all.dropFirst(8))
+    var sets = (0..<(1 << first.count)).map { mask in first.indices.filter { mask & (1 << $0) != 0 }.map { first[$0] } }
+    for (i, key) in later.enumerated() {
+        sets.append([key])
+        for other in first + later.prefix(i) { sets.append(ComponentRegistry.standard.ordered([other, key])) }
+    }
+    return sets
+}

@@ -1,0 +1,165 @@
+import NeuralNet
+import Schema
+
+extension ComponentKey {
+    public static let mas = ComponentKey("mas")
+}
+
+/// Settings of Memory Aware Synapses.
+public struct MASConfig: ComponentConfig {
+    /// λ: the penalty is λ · Σ_i Ω_i (θ_i − θ*_i)². The default 1 is the authors' code default,
+    /// not tuned here.
+    public var lambda: Double
+    /// Samples of the finished task Ω is estimated on (the first n of a shuffle); nil = all.
+    public var samples: Int?
+
+    public init(lambda: Double = 1, samples: Int? = nil) {
+        self.lambda = lambda
+        self.samples = samples
+    }
+
+    public static let key = ComponentKey.mas
+    public static let summary = "Memory Aware Synapses: importance Ω = mean over samples of |∂‖F(x)‖²/∂θ| (unsupervised); penalty λ Σ Ω (θ − θ*)²"
+    public static let citation = "Aljundi et al. 2018"
+    public static var defaults: MASConfig { MASConfig() }
+    public static var options: [ConfigOption<MASConfig>] {
+        [
+            .init(\.lambda, "lambda", flag: "mas-lambda", help: "the penalty strength λ", range: .atLeast(0)),
+            .init(\.samples, "samples", flag: "mas-samples", help: "samples of the task the importance is estimated on",
+                  unset: "all", range: .atLeast(1)),
+        ]
+    }
+
+    public func makeComponent(scenario: Scenario) -> any Component { MemoryAwareSynapses(self, scenario: scenario) }
+}
+
+/// Memory Aware Synapses (Aljundi et al. 2018).
+///
+/// After task t, for every sample x_n of the task (or the first `samples` of a shuffle drawn from
+/// the `mas-samples` stream of the task), F(x_n) is the vector of the task's outputs (the logits
+/// of the outputs that compete while the task is trained: its own head in task-IL, the classes
+/// seen so far in class-IL, all outputs in domain-IL), and
+///
+///   Ω_i ← Ω_i + (1/N) Σ_n |∂‖F(x_n)‖₂² / ∂θ_i|,   θ* ← θ,
+///
+/// the absolute value taken per sample, as the paper defines it. No labels are used. Every
+/// later step adds λ Σ_i Ω_i (θ_i − θ*_i)² to the loss and 2λ Ω_i (θ_i − θ*_i) to the gradient.
+/// Ω is summed over tasks (how the authors combine tasks is not stated in what we could read).
+///
+/// For an `MLP` the per-sample gradient of a weight is x_nd δ_nh, so Σ_n |x_nd δ_nh| =
+/// (|x|ᵀ|δ|)_dh — one sgemm per layer on the absolute inputs and the absolute per-sample output
+/// gradients (δ from `MLP.backpropagate` with ∂‖F‖²/∂z = 2z on the task's outputs), and Σ_n |δ_nh|
+/// for biases. Any other network takes one whole-store backward pass per sample (the same numbers).
+public final class MemoryAwareSynapses: Component {
+    public let config: MASConfig
+    public var key: String { MASConfig.key.rawValue }
+    private let scenario: Scenario
+    /// Ω, summed over the finished tasks; empty before the first.
+    public private(set) var importance: [Float] = []
+    public private(set) var anchor: [Float] = []
+    private var tasks = 0
+    private var importanceSamples = 0
+    private var meanImportance = 0.0
+    private var importanceSeconds = 0.0
+
+    public init(_ config: MASConfig, scenario: Scenario) {
+        self.config = config
+        self.scenario = scenario
+    }
+
+    public func addPenalty(_ context: TrainingContext) -> Float {
+        guard !importance.isEmpty else { return 0 }
+        let store = context.network.parameters, lambda = Float(config.lambda)
+        var sum: Double = 0
+        importance.withUnsafeBufferPointer { omega in
+            anchor.withUnsafeBufferPointer { a in
+                for i in 0..<store.count {
+                    let d = store.values[i] - a[i]
+                    let w = omega[i] * d
+                    store.gradients[i] += 2 * lambda * w
+                    sum += Double(w * d)
+                }
+            }
+        }
+        return Float(config.lambda * sum)
+    }
+
+    public func afterTask(_ context: TrainingContext) {
+        var clock = MonotonicClock()
+        var samples = context.taskSamples
+        if let cap = config.samples, cap < samples.count {
+            var shuffle = RandomStream(seed: context.seed, purpose: "mas-samples", index: context.task)
+            shuffle.shuffle(&samples)
+            samples = Array(samples.prefix(cap))
+        }
+        let new = Self.importance(context.network, scenario: scenario, samples: samples, task: context.task)
+        if importance.isEmpty { importance = new } else { for i in importance.indices { importance[i] += new[i] } }
+        anchor = context.network.parameters.snapshot()
+        tasks += 1
+        importanceSamples = samples.count
+        meanImportance = importance.reduce(0.0) { $0 + Double($1) } / Double(max(importance.count, 1))
+        importanceSeconds += clock.lap()
+    }
+
+    /// `mas_importance_mean` (mean Ω after the last task), `mas_samples`, `mas_seconds` (time
+    /// spent estimating Ω), `mas_tasks`, `mas_state_bytes` (Ω and θ*, 4 bytes per float).
+    public func report() -> [String: Double] {
+        ["mas_importance_mean": meanImportance, "mas_samples": Double(importanceSamples), "mas_seconds": importanceSeconds,
+         "mas_tasks": Double(tasks), "mas_state_bytes": Double(4 * (importance.count + anchor.count))]
+    }
+
+    /// (1/N) Σ_n |∂‖F(x_n)‖²/∂θ| over `samples`, F the outputs that compete while training `task`.
+    public static func importance(_ network: any Network, scenario: Scenario, samples: [SampleRef], task: Int) -> [Float] {
+        let P = network.parameters.count, K = scenario.outputCount
+        var omega = [Float](repeating: 0, count: P)
+        guard !samples.isEmpty else { return omega }
+        let chunk = network.capacity
+        let batch = Batch(capacity: chunk, inputCount: scenario.inputCount, outputCount: K)
+        let dLogits = Matrix(rows: chunk, columns: K)
+        let D = scenario.inputCount
+        let mlp = network as? MLP
+        let absInputs = mlp.map { $0.layers.map { Matrix(rows: chunk, columns: $0.inputs) } } ?? []
+        let widest = mlp?.layers.map(\.outputs).max() ?? 0
+        let absDelta = Matrix(rows: mlp == nil ? 1 : chunk, columns: max(widest, 1))
+        omega.withUnsafeMutableBufferPointer { buffer in
+            let out = buffer.baseAddress!
+            var start = 0
+            while start < samples.count {
+                let rows = min(chunk, samples.count - start)
+                for r in 0..<rows { batch.refs[r] = samples[start + r] }
+                scenario.gather(batch.refs, rows: rows, test: false, currentTask: task,
+                                x: batch.inputs.data, labels: batch.labels, masks: batch.masks)
+                if let mlp {
+                    let logits = mlp.forward(batch.inputs.data, rows: rows)
+                    for j in 0..<(rows * K) { dLogits.data[j] = batch.masks[j] != 0 ? 2 * logits[j] : 0 }
+                    for (l, layer) in mlp.layers.enumerated() {
+                        let input = l == 0 ? UnsafePointer(batch.inputs.data) : mlp.hiddenOutput(l - 1)
+                        for j in 0..<(rows * layer.inputs) { absInputs[l].data[j] = abs(input[j]) }
+                    }
+                    mlp.backpropagate(batch.inputs.data, outputGradient: dLogits.data, rows: rows) { l, _, delta in
+                        let layer = mlp.layers[l]
+                        for j in 0..<(rows * layer.outputs) { absDelta.data[j] = abs(delta[j]) }
+                        BLAS.sgemm(transA: true, transB: false, m: layer.inputs, n: layer.outputs, k: rows,
+                                   a: absInputs[l].data, lda: layer.inputs, b: absDelta.data, ldb: layer.outputs,
+                                   beta: 1, c: out + layer.weight.offset, ldc: layer.outputs)
+                        Kernels.addColumnSums(of: absDelta.data, rows: rows, columns: layer.outputs, into: out + layer.bias.offset)
+                    }
+                } else {
+                    let store = network.parameters
+                    for n in 0..<rows {
+                        let x = UnsafePointer(batch.inputs.data + n * D), mask = batch.masks + n * K
+                        let logits = network.forward(x, rows: 1)
+                        for k in 0..<K { dLogits.data[k] = mask[k] != 0 ? 2 * logits[k] : 0 }
+                        store.zeroGradients()
+                        network.backward(x, outputGradient: dLogits.data, rows: 1)
+                        for i in 0..<P { out[i] += abs(store.gradients[i]) }
+                    }
+                    store.zeroGradients()
+                }
+                start += rows
+            }
+            Kernels.scale(out, P, by: 1 / Float(samples.count))
+        }
+        return omega
+    }
+}
