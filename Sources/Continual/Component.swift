@@ -13,6 +13,16 @@ public final class TrainingContext: @unchecked Sendable {
     public internal(set) var taskStep = 0
     /// The training sample references of the current task.
     public internal(set) var taskSamples: [SampleRef] = []
+
+    /// The current task's training samples, or `cap` of them — the first `cap` of a shuffle drawn
+    /// from (seed, `purpose`, task) — when the task has more (an importance estimate on a subset).
+    public func taskSamples(atMost cap: Int?, purpose: String) -> [SampleRef] {
+        guard let cap, cap < taskSamples.count else { return taskSamples }
+        var samples = taskSamples
+        var shuffle = RandomStream(seed: seed, purpose: purpose, index: task)
+        shuffle.shuffle(&samples)
+        return Array(samples.prefix(cap))
+    }
     /// The current step's task loss (set after the forward pass, before `addPenalty`).
     public internal(set) var loss: Float = 0
 

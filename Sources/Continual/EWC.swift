@@ -143,12 +143,7 @@ public final class EWC: Component {
     public func afterTask(_ context: TrainingContext) {
         let network = context.network
         var clock = MonotonicClock()
-        var samples = context.taskSamples
-        if let cap = config.fisherSamples, cap < samples.count {
-            var shuffle = RandomStream(seed: context.seed, purpose: "fisher-samples", index: context.task)
-            shuffle.shuffle(&samples)
-            samples = Array(samples.prefix(cap))
-        }
+        let samples = context.taskSamples(atMost: config.fisherSamples, purpose: "fisher-samples")
         var random = RandomStream(seed: context.seed, purpose: "fisher", index: context.task)
         let new = EWC.diagonalFisher(network, scenario: context.scenario, samples: samples, task: context.task,
                                      labels: config.fisherLabels, batchSize: config.fisherBatch, random: &random)

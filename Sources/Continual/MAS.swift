@@ -86,12 +86,7 @@ public final class MemoryAwareSynapses: Component {
 
     public func afterTask(_ context: TrainingContext) {
         var clock = MonotonicClock()
-        var samples = context.taskSamples
-        if let cap = config.samples, cap < samples.count {
-            var shuffle = RandomStream(seed: context.seed, purpose: "mas-samples", index: context.task)
-            shuffle.shuffle(&samples)
-            samples = Array(samples.prefix(cap))
-        }
+        let samples = context.taskSamples(atMost: config.samples, purpose: "mas-samples")
         let new = Self.importance(context.network, scenario: scenario, samples: samples, task: context.task)
         if importance.isEmpty { importance = new } else { for i in importance.indices { importance[i] += new[i] } }
         anchor = context.network.parameters.snapshot()
