@@ -71,12 +71,24 @@ public struct Aggregate: Sendable {
 
     /// `method,seed,eval,after_task,task,accuracy`; after_task 0 is the evaluation before any
     /// training; tasks are numbered from 1.
-    public var matrixCSV: String {
+    public var matrixCSV: String { matrixCSV { ($0.result.initial, $0.result.accuracy) } }
+
+    /// True when the runs held out validation data (`ScenarioConfig.validation`).
+    public var hasValidation: Bool { records.contains { $0.result.validationAccuracy != nil } }
+
+    /// `matrixCSV`'s columns for the validation matrices (`RunResult.validationAccuracy`): the
+    /// accuracy on each task's held-out training samples. Written as `validation-matrix.csv`.
+    public var validationMatrixCSV: String {
+        matrixCSV { ($0.result.validationInitial ?? [:], $0.result.validationAccuracy ?? [:]) }
+    }
+
+    private func matrixCSV(_ matrices: (RunRecord) -> (initial: [String: [Double]], accuracy: [String: [[Double]]])) -> String {
         var lines = [ResultColumns.header(ResultColumns.matrix)]
         for method in methods {
             for run in runs(method) {
+                let (initial, accuracy) = matrices(run)
                 for setting in settings {
-                    let b = run.result.initial[setting] ?? [], R = run.result.accuracy[setting] ?? []
+                    let b = initial[setting] ?? [], R = accuracy[setting] ?? []
                     for (j, a) in b.enumerated() { lines.append("\(method),\(run.seed),\(setting),0,\(j + 1),\(format(a))") }
                     for (i, row) in R.enumerated() {
                         for (j, a) in row.enumerated() { lines.append("\(method),\(run.seed),\(setting),\(i + 1),\(j + 1),\(format(a))") }
@@ -109,13 +121,21 @@ public struct Aggregate: Sendable {
     }
 
     /// Per (method, setting, metric): the summary over seeds.
-    public var summaries: [(method: String, setting: String, metric: String, summary: Summary)] {
+    public var summaries: [(method: String, setting: String, metric: String, summary: Summary)] { summaries { $0.metrics } }
+
+    /// Per (method, setting, metric): the summary over seeds of the validation metrics
+    /// (`RunRecord.validationMetrics`); empty without a validation split.
+    public var validationSummaries: [(method: String, setting: String, metric: String, summary: Summary)] {
+        summaries { $0.validationMetrics ?? [:] }
+    }
+
+    private func summaries(_ metrics: (RunRecord) -> [String: MetricSet]) -> [(method: String, setting: String, metric: String, summary: Summary)] {
         var out: [(String, String, String, Summary)] = []
         for method in methods {
             let rs = runs(method)
             for setting in settings {
                 for metric in MetricSet.names {
-                    let values = rs.compactMap { $0.metrics[setting]?.value(named: metric) }
+                    let values = rs.compactMap { metrics($0)[setting]?.value(named: metric) }
                     if !values.isEmpty { out.append((method, setting, metric, Summary(values))) }
                 }
             }
@@ -124,9 +144,14 @@ public struct Aggregate: Sendable {
     }
 
     /// `experiment,method,eval,metric,mean,std,sem,ci_low,ci_high,n`.
-    public var summaryCSV: String {
+    public var summaryCSV: String { summaryCSV(summaries) }
+
+    /// `summaryCSV`'s columns for the validation metrics: written as `validation-summary.csv`.
+    public var validationSummaryCSV: String { summaryCSV(validationSummaries) }
+
+    private func summaryCSV(_ rows: [(method: String, setting: String, metric: String, summary: Summary)]) -> String {
         var lines = [ResultColumns.header(ResultColumns.summary)]
-        for s in summaries {
+        for s in rows {
             let x = s.summary
             lines.append([experiment, s.method, s.setting, s.metric, format(x.mean), format(x.std), format(x.sem),
                           format(x.ciLow), format(x.ciHigh), String(x.n)].joined(separator: ","))
@@ -185,21 +210,25 @@ public struct Aggregate: Sendable {
         let metrics = ["acc", "bwt", "fwt", "forgetting"]
         var out = ""
         let all = summaries
+        let validating = hasValidation
+        let validation = validating ? validationSummaries : []
         for setting in settings {
             out += "\n\(experiment) — \(setting), mean ± 95% CI over seeds (%)\n\n"
-            out += "| method | n | ACC | BWT | FWT | forgetting |\n|---|---|---|---|---|---|\n"
+            out += validating ? "| method | n | ACC | BWT | FWT | forgetting | validation ACC |\n|---|---|---|---|---|---|---|\n"
+                : "| method | n | ACC | BWT | FWT | forgetting |\n|---|---|---|---|---|---|\n"
             for method in methods {
                 let failed = diverged.filter { $0.method == method }
                 if !failed.isEmpty {
                     let seeds = failed.map { "seed \($0.seed) at task \($0.result.divergence!.task), step \($0.result.divergence!.step), loss \(Divergence.text($0.result.divergence!.loss))" }
-                    out += "| \(method) | – | diverged: \(seeds.joined(separator: "; ")) | | | |\n"
+                    out += "| \(method) | – | diverged: \(seeds.joined(separator: "; ")) | | | |" + (validating ? " |\n" : "\n")
                     continue
                 }
                 var cells: [String] = []
                 var n = 0
-                for metric in metrics {
-                    if let s = all.first(where: { $0.method == method && $0.setting == setting && $0.metric == metric })?.summary {
-                        n = s.n
+                let sources = metrics.map { (all, $0, true) } + (validating ? [(validation, "acc", false)] : [])
+                for (rows, metric, counts) in sources {
+                    if let s = rows.first(where: { $0.method == method && $0.setting == setting && $0.metric == metric })?.summary {
+                        if counts { n = s.n }
                         let half = s.ciHigh.map { ($0 - s.mean) * 100 }
                         cells.append(String(format: "%.2f", s.mean * 100) + (half.map { String(format: " ± %.2f", $0) } ?? ""))
                     } else {

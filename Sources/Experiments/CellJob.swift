@@ -47,7 +47,8 @@ public struct CellJob: Codable, Sendable, Hashable {
             stamp: stamp, experiment: experiment, version: Turritopsis.version, method: cell.method, seed: cell.seed,
             dataset: DatasetIdentity(name: dataset.name, sha256: dataset.sha256),
             scenarioFingerprint: scenario.fingerprint, evalSettings: scenario.evalSettings.map(scenario.evaluationName),
-            cell: cell, result: result, metrics: Runner.metrics(result), blasThreads: BLAS.threads, blasCore: BLAS.coreName)
+            cell: cell, result: result, metrics: Runner.metrics(result),
+            validationMetrics: Runner.validationMetrics(result), blasThreads: BLAS.threads, blasCore: BLAS.coreName)
     }
 
     /// What `bench run-cell` does: if the record exists, nothing (returns nil); else loads the

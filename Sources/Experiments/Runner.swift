@@ -246,6 +246,16 @@ public struct Runner {
         return out
     }
 
+    /// The metrics of each evaluated setting of a run's validation matrices; nil without a
+    /// validation split, empty for a diverged run.
+    static func validationMetrics(_ result: RunResult) -> [String: MetricSet]? {
+        guard let accuracy = result.validationAccuracy, let initial = result.validationInitial else { return nil }
+        if result.divergence != nil { return [:] }
+        var out: [String: MetricSet] = [:]
+        for (setting, R) in accuracy { out[setting] = MetricSet(R: R, b: initial[setting]!) }
+        return out
+    }
+
     func writeTables(_ aggregate: Aggregate, ablation: AblationAnalysis, plan: StudyPlan, dataset: Dataset, scenario: Scenario) throws {
         let manifest = ExperimentManifest(
             experiment: config.name, version: Turritopsis.version,
@@ -260,6 +270,14 @@ public struct Runner {
         try store.write(aggregate.matrixCSV, named: "matrix.csv")
         if let curves = aggregate.curvesCSV { try store.write(curves, named: "curves.csv") }
         try store.write(aggregate.summaryCSV, named: "summary.csv")
+        for (name, text) in [("validation-matrix.csv", aggregate.validationMatrixCSV), ("validation-summary.csv", aggregate.validationSummaryCSV)] {
+            let url = store.directory.appendingPathComponent(name)
+            if aggregate.hasValidation {
+                try store.write(text, named: name)
+            } else if FileManager.default.fileExists(atPath: url.path) {
+                try FileManager.default.removeItem(at: url)  // left by an earlier run with a validation split
+            }
+        }
         try store.write(aggregate.costsCSV, named: "costs.csv")
         let diverged = store.directory.appendingPathComponent("diverged.csv")
         if !aggregate.diverged.isEmpty {

@@ -74,6 +74,8 @@ struct Run: ParsableCommand {
     var tasks: Int?
     @Option(help: "Split only: class order, fixed or seeded.")
     var classOrder: ClassOrder?
+    @Option(help: "Hold out this fraction of each class's training samples as validation data (e.g. 0.1): never trained on; validation-matrix.csv and validation-summary.csv.")
+    var validation: Double?
     @Option(help: "Passes over each task's training set.")
     var epochs: Int?
     @Option(help: "Optimizer steps per task (overrides --epochs).")
@@ -131,6 +133,7 @@ struct Run: ParsableCommand {
         if let setting { c.scenario.setting = setting }
         if let tasks { c.scenario.tasks = tasks }
         if let classOrder { c.scenario.classOrder = classOrder }
+        if let validation { c.scenario.validation = validation }
         if let epochs { c.training.epochs = epochs; c.training.iterations = nil }
         if let iterations { c.training.iterations = iterations }
         if let batchSize { c.training.batchSize = batchSize }
@@ -161,6 +164,7 @@ struct Run: ParsableCommand {
             ("name", "--name", name != nil), ("dataset", "--dataset", dataset != nil),
             ("scenario.kind", "--scenario", scenario != nil), ("scenario.setting", "--setting", setting != nil),
             ("scenario.tasks", "--tasks", tasks != nil), ("scenario.classOrder", "--class-order", classOrder != nil),
+            ("scenario.validation", "--validation", validation != nil),
             ("training.epochs", "--epochs", epochs != nil), ("training.iterations", "--iterations", iterations != nil),
             ("training.batchSize", "--batch-size", batchSize != nil), ("training.learningRate", "--lr", lr != nil),
             ("training.optimizer", "--optimizer", optimizer != nil), ("training.hidden", "--hidden", hidden != nil),
