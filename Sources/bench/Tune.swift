@@ -39,6 +39,8 @@ struct Tune: ParsableCommand {
     var score: String = "acc"
     @Flag(help: "Tune each component of the full model in turn, inside the full model (each keeps the values chosen before it).")
     var fullModel = false
+    @Flag(help: "Run the cells on a Slurm cluster: write the rung's plan and scripts (as `bench slurm`) and stop while cells are missing; run the same command again once the array has run.")
+    var slurm = false
 
     func validate() throws {
         guard ["grid", "random"].contains(search) else { throw ValidationError("--search must be grid or random (got '\(search)')") }
@@ -131,8 +133,13 @@ struct Tune: ParsableCommand {
                     outcome = try Tuner.run(request) { config in
                         var c = config
                         c.name = folderName
+                        if slurm { try Self.requireRecords(c, runner: runner) }
                         return try evaluate(c)
                     }
+                } catch let pending as SlurmPending {
+                    display.finish()
+                    try say(pending.description)
+                    return
                 } catch let error as Interrupted {
                     display.finish()
                     printError(error.description)
@@ -162,6 +169,28 @@ struct Tune: ParsableCommand {
             try say("tuned: \(tuned.path)")
             try say(String(format: "cells: %d, CPU time: %.1f s, wall time: %.1f s", cells, Self.cpuSeconds(), Date().timeIntervalSince(started)))
         }
+    }
+
+    /// A rung whose cells are not all recorded yet: its Slurm scripts are written.
+    struct SlurmPending: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// With `--slurm`: returns when every cell of the rung `config` has a record; else writes its
+    /// plan and Slurm scripts and throws `SlurmPending` saying how to go on.
+    static func requireRecords(_ config: ExperimentConfig, runner template: Runner) throws {
+        var runner = template
+        runner.config = config
+        let prepared = try runner.prepare()
+        defer { prepared.lock?.release() }
+        let missing = try prepared.jobs.filter { try prepared.store.record(for: $0) == nil }.count
+        guard missing > 0 else { return }
+        let scripts = SlurmScripts(bench: currentExecutable().path, plan: prepared.planFile.path,
+                                   directory: prepared.store.directory.path, cells: prepared.jobs.count,
+                                   partition: nil, time: nil, maxParallel: nil, maxArraySize: 1001, environment: [:])
+        try scripts.write()
+        let folder = prepared.store.directory.appendingPathComponent("slurm").path
+        throw SlurmPending(description: "\(missing) of \(prepared.jobs.count) cells of this rung have no record: submit with `bash \(SlurmScripts.quote(folder + "/submit.sh"))`, then run this command again")
     }
 
     /// The candidates, best first, as a Markdown table.
