@@ -85,7 +85,7 @@ struct Tune: ParsableCommand {
                 printError("note: no --validation given; holding out 0.1 of each class's training samples")
             }
             let fileSettings = try experiment.experimentFile()
-            let out = URL(fileURLWithPath: experiment.out ?? fileSettings?.out ?? "results").absoluteURL
+            let out = URL(fileURLWithPath: experiment.control.out ?? fileSettings?.out ?? "results").absoluteURL
             let folder = out.appendingPathComponent(base.name + "-tune")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let flags = options.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -121,8 +121,8 @@ struct Tune: ParsableCommand {
                 let label = fullModel ? "\(method) (\(keys.map(\.rawValue).joined(separator: ",")))" : method
                 printError("tuning \(label): \(request.candidates().count) candidates over \(space.map { "\(Sweep.label($0.path)) \($0.space)" }.joined(separator: "; ")), seeds per rung \(request.rungSeeds().map(\.count))")
                 var runner = Runner(config: current, outputDirectory: folder,
-                                    dataDirectory: (experiment.dataDir ?? fileSettings?.dataDir).map { URL(fileURLWithPath: $0).absoluteURL.path })
-                runner.workers = experiment.study.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
+                                    dataDirectory: (experiment.data.dataDir ?? fileSettings?.dataDir).map { URL(fileURLWithPath: $0).absoluteURL.path })
+                runner.workers = experiment.control.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
                 runner.workerExecutable = currentExecutable()
                 let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { _ = try? StandardStream.write($0, to: STDERR_FILENO) }
                 runner.events = { display.handle($0) }
