@@ -94,6 +94,19 @@ public struct TuneRequest: Sendable {
         }
     }
 
+    /// The candidates whose configuration validates, and for each other one its point and the
+    /// validation message (a value another option's rule forbids, e.g. nested γ outside
+    /// [γ_min, γ_max]); these are left out rather than stopping the search.
+    public func validCandidates() -> (valid: [[String: String]], rejected: [(point: [String: String], reason: String)]) {
+        var valid: [[String: String]] = [], rejected: [(point: [String: String], reason: String)] = []
+        for point in candidates() {
+            do { try experiment(candidates: [point], seeds: base.seeds).validate(); valid.append(point) } catch {
+                rejected.append((point, "\(error)"))
+            }
+        }
+        return (valid, rejected)
+    }
+
     /// The seeds of each rung: all seeds in one rung without halving; else ⌈S/η^(R−r)⌉ of them
     /// for rung r = 0…R, R = ⌊log_η S⌋.
     public func rungSeeds() -> [[Int]] {
@@ -156,6 +169,8 @@ public struct TuneOutcome: Sendable {
     public var stamps: [String]
     /// Cells per rung.
     public var rungCells: [Int]
+    /// Candidates left out because their configuration does not validate, with the reason.
+    public var rejected: [(point: [String: String], reason: String)] = []
 }
 
 /// Chooses hyper-parameters on validation data: runs the candidates of a `TuneRequest` rung by
@@ -186,7 +201,11 @@ public enum Tuner {
     /// validation evidence of its cells.
     public static func run(_ request: TuneRequest, evaluate: (ExperimentConfig) throws -> [ValidationEvidence]) throws -> TuneOutcome {
         try request.validate()
-        var alive = request.candidates()
+        let (valid, rejected) = request.validCandidates()
+        guard !valid.isEmpty else {
+            throw ConfigError("no candidate of \(request.method) is a valid configuration: \(rejected.first.map(\.reason) ?? "none drawn")")
+        }
+        var alive = valid
         let setting = Scenario.evaluationName(Scenario.evalSettings(of: request.base.scenario)[0], of: request.base.scenario)
         var final: [String: CandidateScore] = [:]
         var order: [[String: String]] = []
@@ -210,10 +229,10 @@ public enum Tuner {
         let scores = order.compactMap { final[key($0)] }.sorted { a, b in
             a.rung != b.rung ? a.rung > b.rung : sign * a.summary.mean > sign * b.summary.mean
         }
-        return TuneOutcome(request: request, scores: scores, stamps: stamps, rungCells: rungCells)
+        return TuneOutcome(request: request, scores: scores, stamps: stamps, rungCells: rungCells, rejected: rejected)
     }
 
-    static func key(_ point: [String: String]) -> String {
+    public static func key(_ point: [String: String]) -> String {
         point.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
     }
 

@@ -146,6 +146,7 @@ struct Tune: ParsableCommand {
                     throw ExitCode(130)
                 }
                 display.finish()
+                for r in outcome.rejected { printError("note: candidate \(Tuner.key(r.point)) left out: \(r.reason)") }
                 cells += outcome.stamps.count
                 let entry = TunedFile.entry(outcome)
                 entries.append(entry)

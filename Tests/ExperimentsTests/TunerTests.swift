@@ -125,6 +125,17 @@ import Testing
         #expect(TunedFile.sensitivityCSV(outcome).split(separator: "\n").count == 1 + 5)
     }
 
+    /// A candidate whose configuration does not validate is left out with its reason, not a
+    /// stop: nested γ must lie in [γ_min, γ_max] = [0.5, 1].
+    @Test func invalidCandidatesAreLeftOut() throws {
+        var r = request(.grid(points: 3), space: [("components.nested.gamma", .uniform(0.25, 0.75))])
+        r.method = "nested"
+        let (valid, rejected) = r.validCandidates()
+        #expect(valid == [["components.nested.gamma": "0.5"], ["components.nested.gamma": "0.75"]])
+        #expect(rejected.count == 1 && rejected[0].reason.contains("0.25"))
+        #expect(SearchSpace.standard["components.nested.gamma"]!.grid(points: 5).allSatisfy { Double($0)! >= 0.5 && Double($0)! <= 1 })
+    }
+
     /// A request without a validation split is refused: the tuner never scores on test data.
     @Test func tuningNeedsAValidationSplit() {
         var r = request(.grid(points: 3))
