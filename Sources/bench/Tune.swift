@@ -35,6 +35,8 @@ struct Tune: ParsableCommand {
     var searchSeed: Int = 1
     @Option(help: "Successive halving over seeds: keep the best 1/η of the candidates and give them η times the seeds (η ≥ 2); off by default.")
     var halvingEta: Int?
+    @Option(help: "What successive halving gives out: seeds or tasks (the first tasks of the scenario).")
+    var halvingOver: String = "seeds"
     @Option(help: "The validation metric that scores a candidate: \(MetricKey.names.joined(separator: ", ")) (default acc).")
     var score: String = "acc"
     @Flag(help: "Tune each component of the full model in turn, inside the full model (each keeps the values chosen before it).")
@@ -43,6 +45,7 @@ struct Tune: ParsableCommand {
     var slurm = false
 
     func validate() throws {
+        guard ["seeds", "tasks"].contains(halvingOver) else { throw ValidationError("--halving-over must be seeds or tasks (got '\(halvingOver)')") }
         guard ["grid", "random"].contains(search) else { throw ValidationError("--search must be grid or random (got '\(search)')") }
         guard MetricKey(rawValue: score) != nil else { throw ValidationError("--score must be one of \(MetricKey.names.joined(separator: ", ")) (got '\(score)')") }
     }
@@ -113,13 +116,14 @@ struct Tune: ParsableCommand {
                     printError("note: \(method): \(keys.map(\.rawValue).joined(separator: "+")) has no option with a search space; not tuned")
                     continue
                 }
-                let request = TuneRequest(
+                var request = TuneRequest(
                     base: current, method: method, space: space,
                     search: search == "grid" ? .grid(points: points) : .random(budget: budget, seed: searchSeed),
                     halvingEta: halvingEta, metric: MetricKey(rawValue: score)!)
+                request.halvingOver = TuneRequest.HalvingResource(rawValue: halvingOver)!
                 try request.validate()
                 let label = fullModel ? "\(method) (\(keys.map(\.rawValue).joined(separator: ",")))" : method
-                printError("tuning \(label): \(request.candidates().count) candidates over \(space.map { "\(Sweep.label($0.path)) \($0.space)" }.joined(separator: "; ")), seeds per rung \(request.rungSeeds().map(\.count))")
+                printError("tuning \(label): \(request.candidates().count) candidates over \(space.map { "\(Sweep.label($0.path)) \($0.space)" }.joined(separator: "; ")), \(request.halvingOver == .tasks ? "tasks per rung \(request.rungTasks().map { $0 ?? current.scenario.tasks })" : "seeds per rung \(request.rungSeeds().map(\.count))")")
                 var runner = Runner(config: current, outputDirectory: folder,
                                     dataDirectory: (experiment.data.dataDir ?? fileSettings?.dataDir).map { URL(fileURLWithPath: $0).absoluteURL.path })
                 runner.workers = experiment.control.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount

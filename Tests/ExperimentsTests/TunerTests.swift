@@ -1,5 +1,6 @@
 import Continual
 import Schema
+import Datasets
 import Foundation
 import Testing
 @testable import Experiments
@@ -108,6 +109,31 @@ import Testing
         #expect(outcome.best.rung == 1 && outcome.best.summary.n == 3)
         #expect(outcome.best.point == ["components.ewc.lambda": "15.8"])
         #expect(outcome.rungCells == [6, 6])
+    }
+
+    /// Successive halving over tasks: every candidate on the first ⌈T/η⌉ tasks of the scenario
+    /// (the same tasks the full run has), the best 1/η on all of them; a task prefix is a real
+    /// scenario of the first k tasks.
+    @Test func successiveHalvingOverTasks() throws {
+        let calls = Box<[ExperimentConfig]>([])
+        var r = request(.grid(points: 6), seeds: [1, 2], eta: 2)
+        r.halvingOver = .tasks
+        #expect(r.rungTasks() == [3, nil] && r.rungSeeds() == [[1, 2], [1, 2]])
+        let outcome = try Tuner.run(r, evaluate: toy(best: 10, calls: calls))
+        #expect(calls.value.map(\.scenario.taskPrefix) == [3, nil])
+        #expect(calls.value.map { $0.sweepPoints.count } == [6, 3])
+        #expect(outcome.best.point == ["components.ewc.lambda": "15.8"] && outcome.best.rung == 1)
+        var permuted = r
+        permuted.base.scenario = ScenarioConfig(kind: .permuted, setting: .domain, tasks: 10)
+        permuted.halvingEta = 3
+        #expect(permuted.rungTasks() == [4, nil])
+        let data = try Dataset.load(repositoryRoot + "/datasets/mnist-mini", dataDirectory: nil, environment: [:], verifyChecksums: false)
+        var short = ScenarioConfig(kind: .split, setting: .class, tasks: 5, classOrder: .seeded)
+        let full = try Scenario(short, dataset: data, seed: 4)
+        short.taskPrefix = 2
+        let prefix = try Scenario(short, dataset: data, seed: 4)
+        #expect(prefix.tasks.count == 2 && prefix.tasks.map(\.classes) == full.tasks.prefix(2).map(\.classes))
+        #expect(prefix.fingerprint != full.fingerprint)
     }
 
     /// tuned.yaml: written, read back and applied by `--tuned`.
