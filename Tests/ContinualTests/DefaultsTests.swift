@@ -1,0 +1,37 @@
+import Foundation
+import NeuralNet
+import Testing
+@testable import Continual
+
+/// The defaults that are meant to learn: experts matched in parameters, a memory read that is not
+/// one-hot, a learning-rate decay that restarts each task, EWC's λ per scenario.
+@Suite struct DefaultsTests {
+    static let split = try! Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 5), dataset: mnistMini, seed: 1)
+
+    /// Matched experts by hand: 784-400-400-10 has (785·400) + (401·400) + (401·10) = 478,410
+    /// parameters; 4 experts of 129-129 with a head each and the input gate have
+    /// 4·(785·129 + 130·129 + 130·10) + 785·4 = 480,480, 2,070 over (128-128: 476,268, 2,142 under).
+    /// 784-100-10: 79,510; experts of 24: 4·(785·24 + 25·10) + 3,140 = 79,500. The network built
+    /// by default has exactly `parameterCount` parameters; `full` keeps `--hidden`.
+    @Test func expertsMatchedInParameters() {
+        let moe = MoEConfig()
+        #expect(moe.width == .matched)
+        #expect(moe.matchedHidden(inputs: 784, outputs: 10, plain: [400, 400]) == [129, 129])
+        #expect(moe.parameterCount(inputs: 784, hidden: [129, 129], outputs: 10) == 480_480)
+        #expect(moe.matchedHidden(inputs: 784, outputs: 10, plain: [100]) == [24])
+        #expect(moe.parameterCount(inputs: 784, hidden: [24], outputs: 10) == 79_500)
+        #expect(MoEConfig(experts: 1).matchedHidden(inputs: 784, outputs: 10, plain: [400, 400]) == [400, 400])
+        #expect(MoEConfig(width: .full).expertHidden(inputs: 784, outputs: 10, training: [400, 400]) == [400, 400])
+        #expect(MoEConfig(hidden: [7]).expertHidden(inputs: 784, outputs: 10, training: [400, 400]) == [7])
+
+        let training = TrainingConfig(hidden: [100])
+        for config in [MoEConfig(), MoEConfig(topK: 2, sharedHead: true, gate: .sharedLayer), MoEConfig(experts: 3, width: .full)] {
+            var settings = ComponentSettings(enabling: [.moe])
+            settings.moe = config
+            let net = settings.makeNetwork(scenario: Self.split, training: training, capacity: 2, seed: 1)
+            let hidden = config.expertHidden(inputs: 784, outputs: 10, training: [100])
+            #expect(net.parameters.count == config.parameterCount(inputs: 784, hidden: hidden, outputs: 10), "\(config)")
+            if config.width == .matched { #expect(abs(Double(net.parameters.count) / 79_510 - 1) < 0.05, "\(net.parameters.count)") }
+        }
+    }
+}
