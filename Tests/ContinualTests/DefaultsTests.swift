@@ -34,4 +34,24 @@ import Testing
             if config.width == .matched { #expect(abs(Double(net.parameters.count) / 79_510 - 1) < 0.05, "\(net.parameters.count)") }
         }
     }
+
+    /// The memory's default read spreads over the slots: split mnist-mini, 784-256-10, 16 slots,
+    /// 2 tasks × 30 Adam steps. The mean read entropy (nats, of ln 16 = 2.77) and slots used per
+    /// task at τ = 1 against the default 1/√H: the default reads more slots, with more entropy.
+    @Test func memoryReadIsNotOneHotByDefault() throws {
+        #expect(MemoryConfig().temperature == .invSqrtH)
+        func usage(_ temperature: AttentionMemory.Temperature) throws -> (entropy: Double, used: Double) {
+            var settings = ComponentSettings(enabling: [.memory])
+            settings.memory = MemoryConfig(slots: 16, temperature: temperature, reportSamples: 200)
+            let r = Trainer(scenario: Self.split, config: TrainingConfig(hidden: [256], optimizer: .adam, learningRate: 0.001, batchSize: 32, iterations: 30),
+                            seed: 1, settings: settings).run().components
+            let m = try #require(r["memory"])
+            let entropy = (1...5).map { m["task\($0)_read_entropy"] ?? 0 }.reduce(0, +) / 5
+            let used = (1...5).map { m["task\($0)_slots_used"] ?? 0 }.reduce(0, +) / 5
+            return (entropy, used)
+        }
+        let one = try usage(.one), scaled = try usage(.invSqrtH)
+        #expect(scaled.entropy > one.entropy + 0.5, "entropy 1/√H \(scaled.entropy), τ = 1 \(one.entropy)")
+        #expect(scaled.used > one.used, "slots used 1/√H \(scaled.used), τ = 1 \(one.used)")
+    }
 }
