@@ -54,4 +54,18 @@ import Testing
         #expect(scaled.entropy > one.entropy + 0.5, "entropy 1/√H \(scaled.entropy), τ = 1 \(one.entropy)")
         #expect(scaled.used > one.used, "slots used 1/√H \(scaled.used), τ = 1 \(one.used)")
     }
+
+    /// The decay restarts each task by default, so every task starts at α; with κ = 0.01 and
+    /// 7 steps a task the last step of every task uses α/(1 + 0.06).
+    @Test func learningRateRestartsEachTaskByDefault() {
+        let config = AdaptiveLRConfig()
+        #expect(config.restartEachTask && config.kappa == 0.01)
+        var trainer = Trainer(scenario: Self.split, config: TrainingConfig(hidden: [8], optimizer: .adam, learningRate: 0.01, batchSize: 16, iterations: 7), seed: 1)
+        let component = AdaptiveLearningRate(config)
+        trainer.components = [component]
+        let net = trainer.makeNetwork()
+        let optimizer = makeOptimizer(.adam, learningRate: 0.01, parameterCount: net.parameters.count)
+        _ = trainer.run(network: net, optimizer: optimizer)
+        #expect(optimizer.learningRate == Float(Double(Float(0.01)) / (1 + 0.01 * 6)))
+    }
 }
