@@ -36,8 +36,8 @@ public struct EWCConfig: ComponentConfig {
         case batched
     }
 
-    /// λ: the penalty is λ/2 · Σ_i F_i (θ_i − θ*_i)².
-    public var lambda: Double
+    /// λ: the penalty is λ/2 · Σ_i F_i (θ_i − θ*_i)²; nil = `defaultLambda(for:)` the scenario.
+    public var lambda: Double?
     public var variant: Variant
     /// γ of the online variant (ignored by `separate`): applied when the Fisher is accumulated, not
     /// again in the penalty (see `EWC` for converting λ from van de Ven's convention: λ = γ · λ_vdV).
@@ -49,12 +49,31 @@ public struct EWCConfig: ComponentConfig {
     /// Minibatch size of the `batched` estimate.
     public var fisherBatch: Int
 
-    /// λ = 30 was the best average accuracy of λ ∈ {3, 10, 30, 100, 1000, 1e4} on permuted
-    /// mnist-partial, domain-IL, 5 tasks, 784-100-100-10, Adam 0.001, batch 128, 2 epochs, Fisher
-    /// on 1,000 samples, seed 1 (ACC 0.901; 0.896 at 10, 0.884 at 100, finetune 0.805). The
-    /// literature uses 100 for permuted MNIST (van de Ven et al. 2022, ½ included); split MNIST
-    /// needs far larger λ (1e5 task-IL to 1e9 class-IL).
-    public init(lambda: Double = 30, variant: Variant = .separate, gamma: Double = 1, fisherLabels: FisherLabels = .exact,
+    /// λ when none is given, per scenario kind and setting: one λ cannot serve both, since the
+    /// Fisher of a split task (two classes, nearly solved) is orders of magnitude smaller than a
+    /// permuted task's. Chosen on validation data (`experiments/tuned/`, the README's table of
+    /// defaults); the literature uses 100 for permuted MNIST (van de Ven et al. 2022, ½ included)
+    /// and 1e5 (task-IL) to 1e9 (class-IL) for split MNIST.
+    public static let lambdaByScenario: [ScenarioKind: [Setting: Double]] = [
+        .permuted: [.task: 30, .domain: 30, .class: 30],
+        .rotated: [.task: 30, .domain: 30, .class: 30],
+        .split: [.task: 1e5, .domain: 1e6, .class: 1e8],
+    ]
+
+    /// λ by `lambdaByScenario` for the scenario's kind and setting (30 where it has none).
+    public static func defaultLambda(for scenario: ScenarioConfig) -> Double {
+        lambdaByScenario[scenario.kind]?[scenario.setting] ?? 30
+    }
+
+    /// `lambdaByScenario` as the help text of an unset λ.
+    static var lambdaByScenarioText: String {
+        let order: [ScenarioKind] = [.split, .permuted, .rotated]
+        return "per scenario: " + order.map { kind in
+            "\(kind.rawValue) " + Setting.allCases.map { "\($0.rawValue) \(lambdaByScenario[kind]![$0]!.optionText)" }.joined(separator: ", ")
+        }.joined(separator: "; ")
+    }
+
+    public init(lambda: Double? = nil, variant: Variant = .separate, gamma: Double = 1, fisherLabels: FisherLabels = .exact,
                 fisherSamples: Int? = nil, fisherBatch: Int = 128) {
         self.lambda = lambda
         self.variant = variant
@@ -71,7 +90,7 @@ public struct EWCConfig: ComponentConfig {
     public static var defaults: EWCConfig { EWCConfig() }
     public static var options: [ConfigOption<EWCConfig>] {
         [
-            .init(\.lambda, "lambda", flag: "ewc-lambda", help: "the penalty strength λ", range: .atLeast(0)),
+            .init(\.lambda, "lambda", flag: "ewc-lambda", help: "the penalty strength λ", unset: lambdaByScenarioText, range: .atLeast(0)),
             .init(\.variant, "variant", flag: "ewc-variant", help: "separate (one penalty per task) or online"),
             .init(\.gamma, "gamma", flag: "ewc-gamma", help: "online: the decay γ of the running Fisher", range: .openClosed(0, 1)),
             .init(\.fisherLabels, "fisherLabels", flag: "fisher", help: "the labels the Fisher differentiates"),
@@ -81,7 +100,14 @@ public struct EWCConfig: ComponentConfig {
         ]
     }
 
-    public func makeComponent(scenario: Scenario) -> any Component { EWC(self) }
+    /// λ filled in from `lambdaByScenario` when not given.
+    public func resolved(for scenario: ScenarioConfig) -> EWCConfig {
+        var out = self
+        out.lambda = lambda ?? Self.defaultLambda(for: scenario)
+        return out
+    }
+
+    public func makeComponent(scenario: Scenario) -> any Component { EWC(resolved(for: scenario.config)) }
 }
 
 /// Elastic weight consolidation (Kirkpatrick et al. 2017, PNAS; online: Schwarz et al. 2018).
@@ -123,20 +149,27 @@ public final class EWC: Component {
     private var fisherMean = 0.0
     private var fisherSeconds = 0.0
 
-    public init(_ config: EWCConfig) { self.config = config }
+    /// λ in effect: the config's, or the permuted domain-IL default when it gives none (a
+    /// component made by `EWCConfig.makeComponent` always has the scenario's).
+    public let lambda: Double
+
+    public init(_ config: EWCConfig) {
+        self.config = config
+        lambda = config.lambda ?? EWCConfig.defaultLambda(for: ScenarioConfig(kind: .permuted, setting: .domain, tasks: 1))
+    }
 
     /// λ/2 Σ F (θ − θ*)², with λ F (θ − θ*) added to the gradients. Allocates nothing.
     public func addPenalty(_ context: TrainingContext) -> Float {
         guard tasks > 0 else { return 0 }
         let store = context.network.parameters
-        let λ = Float(config.lambda)
+        let λ = Float(lambda)
         let sum = fisher.withUnsafeBufferPointer { f in
             anchor.withUnsafeBufferPointer { a in
                 Kernels.addQuadraticPenalty(values: store.values, anchor: a.baseAddress!, weight: f.baseAddress!,
                                             scale: λ, gradients: store.gradients, store.count)
             }
         }
-        return Float(config.lambda / 2 * (sum + constant))
+        return Float(lambda / 2 * (sum + constant))
     }
 
     /// Computes the finished task's Fisher and folds it and the current θ into the penalty.

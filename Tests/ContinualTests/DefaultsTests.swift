@@ -68,4 +68,22 @@ import Testing
         _ = trainer.run(network: net, optimizer: optimizer)
         #expect(optimizer.learningRate == Float(Double(Float(0.01)) / (1 + 0.01 * 6)))
     }
+
+    /// EWC's λ, when not given, comes from the scenario: the table's value for split class-IL and
+    /// for permuted domain-IL, written into the config by `resolved(for:)` (so stamps and
+    /// `--dry-run` show it) and used by the component; a λ given is kept.
+    @Test func ewcLambdaPerScenario() throws {
+        let splitClass = ScenarioConfig(kind: .split, setting: .class, tasks: 5)
+        let permuted = ScenarioConfig(kind: .permuted, setting: .domain, tasks: 10)
+        #expect(EWCConfig().lambda == nil)
+        #expect(EWCConfig().resolved(for: splitClass).lambda == EWCConfig.lambdaByScenario[.split]![.class])
+        #expect(EWCConfig().resolved(for: permuted).lambda == EWCConfig.lambdaByScenario[.permuted]![.domain])
+        #expect(EWCConfig.lambdaByScenario[.split]![.class]! > 1000 * EWCConfig.lambdaByScenario[.permuted]![.domain]!)
+        #expect(EWCConfig(lambda: 7).resolved(for: splitClass).lambda == 7)
+        let settings = ComponentSettings(EWCConfig(), ReplayConfig()).resolved(for: splitClass)
+        #expect(settings.ewc?.lambda == EWCConfig.lambdaByScenario[.split]![.class] && settings.replay == ReplayConfig())
+        let component = try #require(EWCConfig().makeComponent(scenario: Self.split) as? EWC)
+        #expect(component.lambda == EWCConfig.lambdaByScenario[.split]![.class])
+        for kind in ScenarioKind.allCases { for setting in Setting.allCases { #expect(EWCConfig.lambdaByScenario[kind]?[setting] != nil) } }
+    }
 }
