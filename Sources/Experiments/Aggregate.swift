@@ -11,8 +11,15 @@ import Schema
 public struct Aggregate: Sendable {
     public let experiment: String
     public let records: [RunRecord]
-    /// Methods in the order they were configured.
+    /// Methods in the order they were configured; in a swept experiment, the variants
+    /// (`Sweep.variant`: a method at one point of the grid, `ewc[ewc-lambda=100]`), which then
+    /// stand where a method stands in every table.
     public let methods: [String]
+    /// The swept settings (empty without a sweep).
+    public let sweep: [SweepAxis]
+    /// The variant of each record, by stamp: its method without a sweep.
+    let variants: [String: String]
+    let registry: ComponentRegistry
 
     /// The name of the reference method of intransigence.
     public static let intransigenceReference = "joint"
@@ -22,13 +29,25 @@ public struct Aggregate: Sendable {
     /// reference R^joint_{k,k} is joint's accuracy on task k after training on tasks 1…k). The
     /// record files on disk do not hold it (their reference is another cell), the aggregated
     /// records and every table made from them do.
-    public init(experiment: String, records: [RunRecord], methods: [String]) {
+    ///
+    /// In a swept experiment the reference is joint at the same point of the swept training
+    /// settings (`--lr`, `--epochs`, …) and seed.
+    public init(experiment: String, records: [RunRecord], methods: [String], sweep: [SweepAxis] = [],
+                registry: ComponentRegistry = .standard) {
         self.experiment = experiment
         self.methods = methods
-        var joint: [Int: RunRecord] = [:]
-        for r in records where r.method == Self.intransigenceReference { joint[r.seed] = r }
+        self.sweep = sweep
+        self.registry = registry
+        var variants: [String: String] = [:]
+        for r in records { variants[r.stamp] = Sweep.variant(of: r.cell, sweep: sweep, registry: registry) }
+        self.variants = variants
+        func referenceKey(_ r: RunRecord) -> String {
+            "\(r.seed)|" + sweep.compactMap { Sweep.value(at: $0.path, training: r.cell.training, components: nil, registry: registry) }.joined(separator: "|")
+        }
+        var joint: [String: RunRecord] = [:]
+        for r in records where r.method == Self.intransigenceReference { joint[referenceKey(r)] = r }
         self.records = records.map { r in
-            guard let reference = joint[r.seed] else { return r }
+            guard let reference = joint[referenceKey(r)] else { return r }
             var out = r
             for (setting, metrics) in r.metrics {
                 if let R = r.result.accuracy[setting], let J = reference.result.accuracy[setting], J.count == R.count {
@@ -41,20 +60,59 @@ public struct Aggregate: Sendable {
 
     var settings: [String] { records.first?.evalSettings ?? [] }
 
+    /// The swept settings' short names (`lr`, `ewc-lambda`): the extra columns of a swept
+    /// experiment's tables.
+    public var sweepLabels: [String] { sweep.map { Sweep.label($0.path, registry: registry) } }
+
+    /// A variant's method and its value of each swept setting ("" where the setting does not
+    /// apply to the method: `finetune` has no `ewc-lambda`).
+    public func sweepValues(of variant: String) -> (method: String, values: [String]) {
+        guard let r = records.first(where: { self.variant(of: $0) == variant }) else { return (variant, sweep.map { _ in "" }) }
+        return (r.method, sweep.map { Sweep.value(at: $0.path, training: r.cell.training, components: r.cell.components, registry: registry) ?? "" })
+    }
+
+    /// `variant,method,<one column per swept setting>`: what each row label of a swept
+    /// experiment's tables stands for (`sweep.csv`).
+    public var sweepCSV: String {
+        var lines = [(["variant", "method"] + sweepLabels).joined(separator: ",")]
+        for v in methods {
+            let (method, values) = sweepValues(of: v)
+            lines.append(([v, method] + values).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `summary.csv` with the method and a column per swept setting in place of the variant:
+    /// `experiment,method,<swept settings>,eval,metric,mean,std,sem,ci_low,ci_high,n`
+    /// (`sweep-summary.csv`); the validation metrics too, with `validation` true.
+    public func sweepSummaryCSV(validation: Bool = false) -> String {
+        var lines = [(["experiment", "method"] + sweepLabels + ["eval", "metric", "mean", "std", "sem", "ci_low", "ci_high", "n"]).joined(separator: ",")]
+        for s in validation ? validationSummaries : summaries {
+            let x = s.summary
+            let (method, values) = sweepValues(of: s.method)
+            lines.append(([experiment, method] + values + [s.setting, s.metric, format(x.mean), format(x.std), format(x.sem),
+                          format(x.ciLow), format(x.ciHigh), String(x.n)]).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A record's row label in the tables: its method, or in a swept experiment its variant.
+    public func variant(of record: RunRecord) -> String { variants[record.stamp] ?? record.method }
+
     /// The records of cells whose training diverged, by method and seed.
     public var diverged: [RunRecord] {
-        records.filter { $0.result.divergence != nil }.sorted { ($0.method, $0.seed) < ($1.method, $1.seed) }
+        records.filter { $0.result.divergence != nil }.sorted { (variant(of: $0), $0.seed) < (variant(of: $1), $1.seed) }
     }
 
     /// The records of the methods none of whose cells diverged: what the tables are made of.
     public var usableRecords: [RunRecord] {
-        let bad = Set(diverged.map(\.method))
-        return records.filter { !bad.contains($0.method) }
+        let bad = Set(diverged.map(variant(of:)))
+        return records.filter { !bad.contains(variant(of: $0)) }
     }
 
     /// A method's records in seed order; none for a method with a diverged cell.
     func runs(_ method: String) -> [RunRecord] {
-        let rs = records.filter { $0.method == method }
+        let rs = records.filter { variant(of: $0) == method }
         if rs.contains(where: { $0.result.divergence != nil }) { return [] }
         return rs.sorted { $0.seed < $1.seed }
     }
@@ -64,7 +122,7 @@ public struct Aggregate: Sendable {
     public var divergedCSV: String {
         let lines = ["method,seed,task,step,loss"] + diverged.map { r in
             let d = r.result.divergence!
-            return "\(r.method),\(r.seed),\(d.task),\(d.step),\(Divergence.text(d.loss))"
+            return "\(variant(of: r)),\(r.seed),\(d.task),\(d.step),\(Divergence.text(d.loss))"
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -209,18 +267,25 @@ public struct Aggregate: Sendable {
     public var markdown: String {
         let metrics = ["acc", "bwt", "fwt", "forgetting"]
         var out = ""
+        // The row's label cells: the method, or in a swept experiment the method and its values.
+        func row(_ variant: String) -> String {
+            guard !sweep.isEmpty else { return "\(variant) |" }
+            let (method, values) = sweepValues(of: variant)
+            return "\(method) |" + values.map { " \($0.isEmpty ? "–" : $0) |" }.joined()
+        }
         let all = summaries
         let validating = hasValidation
         let validation = validating ? validationSummaries : []
         for setting in settings {
             out += "\n\(experiment) — \(setting), mean ± 95% CI over seeds (%)\n\n"
-            out += validating ? "| method | n | ACC | BWT | FWT | forgetting | validation ACC |\n|---|---|---|---|---|---|---|\n"
-                : "| method | n | ACC | BWT | FWT | forgetting |\n|---|---|---|---|---|---|\n"
+            let swept = sweepLabels.map { " \($0) |" }.joined(), sweptRule = String(repeating: "---|", count: sweep.count)
+            out += validating ? "| method |\(swept) n | ACC | BWT | FWT | forgetting | validation ACC |\n|---|\(sweptRule)---|---|---|---|---|---|\n"
+                : "| method |\(swept) n | ACC | BWT | FWT | forgetting |\n|---|\(sweptRule)---|---|---|---|---|\n"
             for method in methods {
-                let failed = diverged.filter { $0.method == method }
+                let failed = diverged.filter { variant(of: $0) == method }
                 if !failed.isEmpty {
                     let seeds = failed.map { "seed \($0.seed) at task \($0.result.divergence!.task), step \($0.result.divergence!.step), loss \(Divergence.text($0.result.divergence!.loss))" }
-                    out += "| \(method) | – | diverged: \(seeds.joined(separator: "; ")) | | | |" + (validating ? " |\n" : "\n")
+                    out += "| \(row(method)) – | diverged: \(seeds.joined(separator: "; ")) | | | |" + (validating ? " |\n" : "\n")
                     continue
                 }
                 var cells: [String] = []
@@ -235,7 +300,7 @@ public struct Aggregate: Sendable {
                         cells.append("–")
                     }
                 }
-                out += "| \(method) | \(n) | " + cells.joined(separator: " | ") + " |\n"
+                out += "| \(row(method)) \(n) | " + cells.joined(separator: " | ") + " |\n"
             }
         }
         let costs = costSummaries

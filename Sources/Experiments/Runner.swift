@@ -152,7 +152,8 @@ public struct Runner {
 
     /// Writes the tables of a complete set of records and returns the outcome.
     func aggregate(_ prepared: Prepared, records: [RunRecord], ran: [String], skipped: [String]) throws -> Outcome {
-        let aggregate = Aggregate(experiment: config.name, records: records, methods: prepared.plan.methods)
+        let aggregate = Aggregate(experiment: config.name, records: records, methods: config.variants(of: prepared.jobs),
+                                  sweep: config.sweepAxes, registry: config.registry)
         let ablation = AblationAnalysis(plan: prepared.plan, records: aggregate.usableRecords, interval: interval)
         try writeTables(aggregate, ablation: ablation, plan: prepared.plan, dataset: prepared.dataset,
                         scenario: prepared.scenarios[config.seeds[0]]!)
@@ -270,12 +271,17 @@ public struct Runner {
         try store.write(aggregate.matrixCSV, named: "matrix.csv")
         if let curves = aggregate.curvesCSV { try store.write(curves, named: "curves.csv") }
         try store.write(aggregate.summaryCSV, named: "summary.csv")
-        for (name, text) in [("validation-matrix.csv", aggregate.validationMatrixCSV), ("validation-summary.csv", aggregate.validationSummaryCSV)] {
+        let swept = !aggregate.sweep.isEmpty
+        for (name, text, wanted) in [("validation-matrix.csv", aggregate.validationMatrixCSV, aggregate.hasValidation),
+                                     ("validation-summary.csv", aggregate.validationSummaryCSV, aggregate.hasValidation),
+                                     ("sweep.csv", aggregate.sweepCSV, swept),
+                                     ("sweep-summary.csv", aggregate.sweepSummaryCSV(), swept),
+                                     ("validation-sweep-summary.csv", aggregate.sweepSummaryCSV(validation: true), swept && aggregate.hasValidation)] {
             let url = store.directory.appendingPathComponent(name)
-            if aggregate.hasValidation {
+            if wanted {
                 try store.write(text, named: name)
             } else if FileManager.default.fileExists(atPath: url.path) {
-                try FileManager.default.removeItem(at: url)  // left by an earlier run with a validation split
+                try FileManager.default.removeItem(at: url)  // left by an earlier run with a validation split or a sweep
             }
         }
         try store.write(aggregate.costsCSV, named: "costs.csv")

@@ -33,6 +33,19 @@ struct Widths: ExpressibleByArgument {
     }
 }
 
+/// One value or a comma list of values of a sweepable core option (`--lr 1e-3,1e-4`): a list
+/// sweeps the option (`ExperimentConfig.sweep`).
+struct Swept<V: OptionValue>: ExpressibleByArgument {
+    var values: [V]
+    var texts: [String]
+    init?(argument: String) {
+        texts = argument.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parsed = texts.map { V(optionText: $0) }
+        guard !texts.isEmpty, parsed.allSatisfy({ $0 != nil }) else { return nil }
+        values = parsed.map { $0! }
+    }
+}
+
 extension Setting: ExpressibleByArgument {}
 
 extension ScenarioKind: ExpressibleByArgument {}
@@ -76,18 +89,18 @@ struct Run: ParsableCommand {
     var classOrder: ClassOrder?
     @Option(help: "Hold out this fraction of each class's training samples as validation data (e.g. 0.1): never trained on; validation-matrix.csv and validation-summary.csv.")
     var validation: Double?
-    @Option(help: "Passes over each task's training set.")
-    var epochs: Int?
+    @Option(help: "Passes over each task's training set (a comma list sweeps it, as it does for every core or component option that takes one number or name).")
+    var epochs: Swept<Int>?
     @Option(help: "Optimizer steps per task (overrides --epochs).")
-    var iterations: Int?
+    var iterations: Swept<Int>?
     @Option(help: "Samples per step from the current task.")
-    var batchSize: Int?
-    @Option(help: "Learning rate.")
-    var lr: Double?
+    var batchSize: Swept<Int>?
+    @Option(help: "Learning rate (1e-3,1e-4 sweeps it).")
+    var lr: Swept<Double>?
     @Option(help: "Stop a cell as diverged when its training loss exceeds this (a non-finite loss always does).")
     var lossLimit: Double?
-    @Option(help: "Optimizer: sgd or adam.")
-    var optimizer: OptimizerKind?
+    @Option(help: "Optimizer: sgd or adam (sgd,adam sweeps it).")
+    var optimizer: Swept<OptimizerKind>?
     @Option(help: "Hidden layer widths, e.g. 400,400.")
     var hidden: Widths?
     @Option(help: "Seeds: a count (3 → 1,2,3), a range (4..8) or a list (1,5,9).")
@@ -99,6 +112,8 @@ struct Run: ParsableCommand {
     @Option(help: "Also evaluate every task seen so far every N steps during training (the stability gap; curves.csv).") var evalEvery: Int?
     @Option(help: "With --eval-every: test samples per task in those evaluations (a fixed subset; default 1000).") var evalSubsample: Int?
     @Option(help: "With --eval-every: K, the steps after a task switch in which the stability gap takes its minimum (default 100).") var gapWindow: Int?
+    @Option(help: "Apply the values chosen by `bench tune` (its tuned.yaml) before the options given here.")
+    var tuned: String?
     @Option(help: "OpenBLAS threads.")
     var threads: Int?
     @Option(help: "Output folder; results go to <out>/<experiment>/ (default results).")
@@ -127,6 +142,9 @@ struct Run: ParsableCommand {
     /// The preset (or the experiment file) with every given option applied.
     func makeConfig() throws -> ExperimentConfig {
         var c = try experimentFile()?.config ?? (preset ?? .quick).config
+        if let tuned {
+            do { c = try TunedFile.read(tuned).apply(to: c, path: tuned) } catch let error as ConfigError { throw ValidationError(error.description) }
+        }
         if let name { c.name = name }
         if let dataset { c.dataset = dataset }
         if let scenario { c.scenario = c.scenario.choosing(kind: scenario, setting: setting, tasks: tasks) }
@@ -134,12 +152,20 @@ struct Run: ParsableCommand {
         if let tasks { c.scenario.tasks = tasks }
         if let classOrder { c.scenario.classOrder = classOrder }
         if let validation { c.scenario.validation = validation }
-        if let epochs { c.training.epochs = epochs; c.training.iterations = nil }
-        if let iterations { c.training.iterations = iterations }
-        if let batchSize { c.training.batchSize = batchSize }
-        if let lr { c.training.learningRate = lr }
+        // A core option's single value is set; a list also becomes a sweep axis (replacing the file's).
+        var axes = c.sweep ?? []
+        func sweep<V>(_ option: Swept<V>?, _ path: String, _ set: (V) -> Void) {
+            guard let option else { return }
+            set(option.values[0])
+            axes.removeAll { $0.path == path }
+            if option.values.count > 1 { axes.append(SweepAxis(path: path, values: option.texts)) }
+        }
+        sweep(epochs, "training.epochs") { c.training.epochs = $0; c.training.iterations = nil }
+        sweep(iterations, "training.iterations") { c.training.iterations = $0 }
+        sweep(batchSize, "training.batchSize") { c.training.batchSize = $0 }
+        sweep(lr, "training.learningRate") { c.training.learningRate = $0 }
         if let lossLimit { c.training.lossLimit = lossLimit }
-        if let optimizer { c.training.optimizer = optimizer }
+        sweep(optimizer, "training.optimizer") { c.training.optimizer = $0 }
         if let hidden { c.training.hidden = hidden.widths }
         if let seeds { c.seeds = seeds.seeds }
         if !method.isEmpty { c.methods = method.flatMap { $0.split(separator: ",").map(String.init) } }
@@ -147,7 +173,8 @@ struct Run: ParsableCommand {
             let name = set.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "+")
             if !c.methods.contains(name) { c.methods.append(name) }
         }
-        try arguments().apply(to: &c.components)
+        try arguments().apply(to: &c.components, sweep: &axes)
+        c.sweep = axes.isEmpty ? nil : axes
         if let evalEvery { c.training.evalEvery = evalEvery }
         if let evalSubsample { c.training.evalSubsample = evalSubsample }
         if let gapWindow { c.training.gapWindow = gapWindow }
