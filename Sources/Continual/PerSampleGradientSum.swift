@@ -178,6 +178,35 @@ private final class ReducingVisitor: PerSampleGradientVisitor {
     }
 
     func outerProductSum(offset: Int, m: Int, k: Int, terms: [OuterProductRows], rows: Int) {
+        if terms.count == 2 && reduction == .square {
+            // Σ_n (s₀ a_n b_nᵀ + s₁ c_n d_nᵀ)² = s₀² (a²)ᵀ(b²) + 2 s₀ s₁ (a⊙c)ᵀ(b⊙d) + s₁² (c²)ᵀ(d²):
+            // three sgemms instead of m·k work per sample. The sum of squares can round below
+            // zero where it is zero, so the block is clamped at 0 after the update.
+            squaredSumOfTwo(offset: offset, m: m, k: k, terms[0], terms[1], rows: rows)
+            return
+        }
+        if terms.count == 2 {
+            // The memory's case, fused: one pass over each row of sample n's gradient.
+            let t0 = terms[0], t1 = terms[1], out = sums + offset
+            for n in 0..<rows {
+                let v0 = t0.right + n * t0.ldRight, v1 = t1.right + n * t1.ldRight
+                for j in 0..<m {
+                    let c0 = t0.scale * t0.left[n * t0.ldLeft + j], c1 = t1.scale * t1.left[n * t1.ldLeft + j]
+                    if c0 == 0 && c1 == 0 { continue }
+                    let o = out + j * k
+                    switch reduction {
+                    case .square:
+                        for h in 0..<k {
+                            let g = c0 * v0[h] + c1 * v1[h]
+                            o[h] += g * g
+                        }
+                    case .absolute:
+                        for h in 0..<k { o[h] += abs(c0 * v0[h] + c1 * v1[h]) }
+                    }
+                }
+            }
+            return
+        }
         if right.count < k { right = [Float](repeating: 0, count: k) }
         let out = sums + offset
         right.withUnsafeMutableBufferPointer { rb in
@@ -197,6 +226,37 @@ private final class ReducingVisitor: PerSampleGradientVisitor {
                     case .absolute: for h in 0..<k { o[h] += abs(row[h]) }
                     }
                 }
+            }
+        }
+    }
+
+    private func squaredSumOfTwo(offset: Int, m: Int, k: Int, _ t0: OuterProductRows, _ t1: OuterProductRows, rows: Int) {
+        if left.count < 3 * rows * m { left = [Float](repeating: 0, count: 3 * rows * m) }
+        if right.count < 3 * rows * k { right = [Float](repeating: 0, count: 3 * rows * k) }
+        let out = sums + offset
+        left.withUnsafeMutableBufferPointer { lb in
+            right.withUnsafeMutableBufferPointer { rb in
+                let aa = lb.baseAddress!, ac = aa + rows * m, cc = ac + rows * m
+                let bb = rb.baseAddress!, bd = bb + rows * k, dd = bd + rows * k
+                for n in 0..<rows {
+                    let a = t0.left + n * t0.ldLeft, c = t1.left + n * t1.ldLeft
+                    for j in 0..<m {
+                        aa[n * m + j] = a[j] * a[j]
+                        ac[n * m + j] = a[j] * c[j]
+                        cc[n * m + j] = c[j] * c[j]
+                    }
+                    let b = t0.right + n * t0.ldRight, d = t1.right + n * t1.ldRight
+                    for h in 0..<k {
+                        bb[n * k + h] = b[h] * b[h]
+                        bd[n * k + h] = b[h] * d[h]
+                        dd[n * k + h] = d[h] * d[h]
+                    }
+                }
+                for (alpha, l, r) in [(t0.scale * t0.scale, aa, bb), (2 * t0.scale * t1.scale, ac, bd), (t1.scale * t1.scale, cc, dd)] {
+                    BLAS.sgemm(transA: true, transB: false, m: m, n: k, k: rows, alpha: alpha, a: l, lda: m, b: r, ldb: k,
+                               beta: 1, c: out, ldc: k)
+                }
+                for i in 0..<(m * k) where out[i] < 0 { out[i] = 0 }
             }
         }
     }
