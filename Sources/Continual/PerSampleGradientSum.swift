@@ -177,55 +177,23 @@ private final class ReducingVisitor: PerSampleGradientVisitor {
         }
     }
 
-    func outerProductSum(offset: Int, m: Int, k: Int, terms: [OuterProductRows], rows: Int) {
-        if terms.count == 2 && reduction == .square {
+    func outerProductSum(offset: Int, m: Int, k: Int, _ t0: OuterProductRows, _ t1: OuterProductRows, rows: Int) {
+        if reduction == .square {
             // Σ_n (s₀ a_n b_nᵀ + s₁ c_n d_nᵀ)² = s₀² (a²)ᵀ(b²) + 2 s₀ s₁ (a⊙c)ᵀ(b⊙d) + s₁² (c²)ᵀ(d²):
             // three sgemms instead of m·k work per sample. The sum of squares can round below
             // zero where it is zero, so the block is clamped at 0 after the update.
-            squaredSumOfTwo(offset: offset, m: m, k: k, terms[0], terms[1], rows: rows)
+            squaredSumOfTwo(offset: offset, m: m, k: k, t0, t1, rows: rows)
             return
         }
-        if terms.count == 2 {
-            // The memory's case, fused: one pass over each row of sample n's gradient.
-            let t0 = terms[0], t1 = terms[1], out = sums + offset
-            for n in 0..<rows {
-                let v0 = t0.right + n * t0.ldRight, v1 = t1.right + n * t1.ldRight
-                for j in 0..<m {
-                    let c0 = t0.scale * t0.left[n * t0.ldLeft + j], c1 = t1.scale * t1.left[n * t1.ldLeft + j]
-                    if c0 == 0 && c1 == 0 { continue }
-                    let o = out + j * k
-                    switch reduction {
-                    case .square:
-                        for h in 0..<k {
-                            let g = c0 * v0[h] + c1 * v1[h]
-                            o[h] += g * g
-                        }
-                    case .absolute:
-                        for h in 0..<k { o[h] += abs(c0 * v0[h] + c1 * v1[h]) }
-                    }
-                }
-            }
-            return
-        }
-        if right.count < k { right = [Float](repeating: 0, count: k) }
+        // |·| has no such expansion: each row of sample n's gradient in one fused pass.
         let out = sums + offset
-        right.withUnsafeMutableBufferPointer { rb in
-            let row = rb.baseAddress!
-            for n in 0..<rows {
-                for j in 0..<m {
-                    // Row j of sample n's gradient: Σ_t s_t u_t[n, j] v_t[n, ·].
-                    row.update(repeating: 0, count: k)
-                    for term in terms {
-                        let c = term.scale * term.left[n * term.ldLeft + j], v = term.right + n * term.ldRight
-                        if c == 0 { continue }
-                        for h in 0..<k { row[h] += c * v[h] }
-                    }
-                    let o = out + j * k
-                    switch reduction {
-                    case .square: for h in 0..<k { o[h] += row[h] * row[h] }
-                    case .absolute: for h in 0..<k { o[h] += abs(row[h]) }
-                    }
-                }
+        for n in 0..<rows {
+            let v0 = t0.right + n * t0.ldRight, v1 = t1.right + n * t1.ldRight
+            for j in 0..<m {
+                let c0 = t0.scale * t0.left[n * t0.ldLeft + j], c1 = t1.scale * t1.left[n * t1.ldLeft + j]
+                if c0 == 0 && c1 == 0 { continue }
+                let o = out + j * k
+                for h in 0..<k { o[h] += abs(c0 * v0[h] + c1 * v1[h]) }
             }
         }
     }
@@ -252,10 +220,12 @@ private final class ReducingVisitor: PerSampleGradientVisitor {
                         dd[n * k + h] = d[h] * d[h]
                     }
                 }
-                for (alpha, l, r) in [(t0.scale * t0.scale, aa, bb), (2 * t0.scale * t1.scale, ac, bd), (t1.scale * t1.scale, cc, dd)] {
-                    BLAS.sgemm(transA: true, transB: false, m: m, n: k, k: rows, alpha: alpha, a: l, lda: m, b: r, ldb: k,
-                               beta: 1, c: out, ldc: k)
-                }
+                BLAS.sgemm(transA: true, transB: false, m: m, n: k, k: rows, alpha: t0.scale * t0.scale, a: aa, lda: m, b: bb, ldb: k,
+                           beta: 1, c: out, ldc: k)
+                BLAS.sgemm(transA: true, transB: false, m: m, n: k, k: rows, alpha: 2 * t0.scale * t1.scale, a: ac, lda: m, b: bd, ldb: k,
+                           beta: 1, c: out, ldc: k)
+                BLAS.sgemm(transA: true, transB: false, m: m, n: k, k: rows, alpha: t1.scale * t1.scale, a: cc, lda: m, b: dd, ldb: k,
+                           beta: 1, c: out, ldc: k)
                 for i in 0..<(m * k) where out[i] < 0 { out[i] = 0 }
             }
         }

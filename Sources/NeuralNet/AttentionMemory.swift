@@ -149,10 +149,9 @@ public final class AttentionMemory {
         if let visitor {
             // Before dh (which may alias dh′) is written.
             let (query, ldq) = queryWeight == nil ? (h, ldh) : (UnsafePointer(q.data), H)
-            visitor.outerProductSum(offset: memory.offset, m: S, k: H, terms: [
-                OuterProductRows(left: A, ldLeft: S, right: dy, ldRight: ldy),
-                OuterProductRows(left: dAp, ldLeft: S, right: query, ldRight: ldq, scale: scale),
-            ], rows: n)
+            visitor.outerProductSum(offset: memory.offset, m: S, k: H,
+                                    OuterProductRows(left: A, ldLeft: S, right: dy, ldRight: ldy),
+                                    OuterProductRows(left: dAp, ldLeft: S, right: query, ldRight: ldq, scale: scale), rows: n)
         }
         // The direct path: dh = dh′ (nothing to do when they alias).
         if UnsafePointer(dh) != dy || lddh != ldy {

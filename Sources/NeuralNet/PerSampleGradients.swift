@@ -32,9 +32,9 @@ public protocol PerSampleGradientVisitor: AnyObject {
     func linear(weight: Int?, bias: Int?, input x: UnsafePointer<Float>, ldx: Int, inputs: Int,
                 outputGradient δ: UnsafePointer<Float>, ldd: Int, outputs: Int, scale: Float, rows: Int)
 
-    /// A block [m, k] at `offset` whose gradient for sample n is Σ_t terms[t] (u_n ⊗ v_n), more
-    /// than one term (the slots of an attention memory enter the read and the scores).
-    func outerProductSum(offset: Int, m: Int, k: Int, terms: [OuterProductRows], rows: Int)
+    /// A block [m, k] at `offset` whose gradient for sample n is the sum of two outer products
+    /// `first` + `second` (the slots of an attention memory enter the read and the scores).
+    func outerProductSum(offset: Int, m: Int, k: Int, _ first: OuterProductRows, _ second: OuterProductRows, rows: Int)
 
     /// A block of `count` parameters at `offset` whose gradient for sample n is row n of
     /// `gradients` [rows, count] (row stride `ld`): parameters that are not an outer product
