@@ -55,18 +55,18 @@ import Testing
         #expect(scaled.used > one.used, "slots used 1/√H \(scaled.used), τ = 1 \(one.used)")
     }
 
-    /// The decay restarts each task by default, so every task starts at α; with κ = 0.01 and
-    /// 7 steps a task the last step of every task uses α/(1 + 0.06).
+    /// The decay restarts each task by default, so every task starts at α; with the default κ
+    /// and 7 steps a task the last step of every task uses α/(1 + 6κ).
     @Test func learningRateRestartsEachTaskByDefault() {
         let config = AdaptiveLRConfig()
-        #expect(config.restartEachTask && config.kappa == 0.01)
+        #expect(config.restartEachTask && config.kappa == 4.64e-5)
         var trainer = Trainer(scenario: Self.split, config: TrainingConfig(hidden: [8], optimizer: .adam, learningRate: 0.01, batchSize: 16, iterations: 7), seed: 1)
         let component = AdaptiveLearningRate(config)
         trainer.components = [component]
         let net = trainer.makeNetwork()
         let optimizer = makeOptimizer(.adam, learningRate: 0.01, parameterCount: net.parameters.count)
         _ = trainer.run(network: net, optimizer: optimizer)
-        #expect(optimizer.learningRate == Float(Double(Float(0.01)) / (1 + 0.01 * 6)))
+        #expect(optimizer.learningRate == Float(Double(Float(0.01)) / (1 + config.kappa * 6)))
     }
 
     /// EWC's λ, when not given, comes from the scenario: the table's value for split class-IL and
@@ -78,7 +78,8 @@ import Testing
         #expect(EWCConfig().lambda == nil)
         #expect(EWCConfig().resolved(for: splitClass).lambda == EWCConfig.lambdaByScenario[.split]![.class])
         #expect(EWCConfig().resolved(for: permuted).lambda == EWCConfig.lambdaByScenario[.permuted]![.domain])
-        #expect(EWCConfig.lambdaByScenario[.split]![.class]! > 1000 * EWCConfig.lambdaByScenario[.permuted]![.domain]!)
+        #expect(EWCConfig.lambdaByScenario[.split]![.task]! > 1000 * EWCConfig.lambdaByScenario[.permuted]![.domain]!)
+        #expect(EWCConfig().resolved(for: splitClass).lambda != EWCConfig().resolved(for: permuted).lambda)
         #expect(EWCConfig(lambda: 7).resolved(for: splitClass).lambda == 7)
         let settings = ComponentSettings(EWCConfig(), ReplayConfig()).resolved(for: splitClass)
         #expect(settings.ewc?.lambda == EWCConfig.lambdaByScenario[.split]![.class] && settings.replay == ReplayConfig())
