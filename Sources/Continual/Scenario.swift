@@ -62,6 +62,10 @@ public struct ScenarioConfig: Codable, Sendable, Hashable {
     /// trained on), drawn from the seed's `validation` stream; nil (the default) holds out none.
     /// Left out of the JSON when nil, so runs without it keep their stamps.
     public var validation: Double?
+    /// k: run only the first k of the `tasks` tasks (the same classes, permutations or angles as
+    /// the full sequence gives them) — the short runs of successive halving over tasks. Nil (the
+    /// default, absent from the JSON) runs them all.
+    public var taskPrefix: Int?
 
     public init(kind: ScenarioKind, setting: Setting, tasks: Int, classOrder: ClassOrder = .fixed, maxAngle: Double = 180,
                 validation: Double? = nil) {
@@ -191,6 +195,11 @@ public struct Scenario: Sendable {
                 }
             }
             built.fingerprintParts.append("validation:\(fraction)")
+        }
+        if let k = config.taskPrefix {
+            guard k >= 1 && k <= T else { throw ScenarioError("a task prefix must be between 1 and the \(T) tasks (got \(k))") }
+            built.tasks = Array(built.tasks.prefix(k))
+            built.fingerprintParts.append("prefix:\(k)")
         }
         for task in built.tasks where task.trainIndices.isEmpty || task.testIndices.isEmpty {
             throw ScenarioError("task \(task.index + 1) (classes \(task.classes)) has no \(task.trainIndices.isEmpty ? "training" : "test") samples in \(dataset.name)")

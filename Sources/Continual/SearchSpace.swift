@@ -75,7 +75,7 @@ public enum SearchSpace: Sendable, Hashable, CustomStringConvertible {
         "components.moe.topK": .integers(1, 4),
         "components.moe.balanceWeight": .logUniform(1e-4, 1),
         "components.nested.rho": .logUniform(1e-4, 1e-1),
-        "components.nested.gamma": .uniform(0.05, 0.95),
+        "components.nested.gamma": .uniform(0.5, 1),
         "components.memory.temperature": .choices(["one", "inv-sqrt-h"]),
         "components.memory.query": .choices(["identity", "projection"]),
         "training.learningRate": .logUniform(1e-4, 1e-2),

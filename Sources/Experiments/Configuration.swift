@@ -67,6 +67,7 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
         func check(_ ok: Bool, _ path: String, _ message: String) throws { if !ok { throw ConfigError(at: path, message) } }
         try check(!name.isEmpty && !name.contains("/") && name != "." && name != "..", "name", "must be a plain folder name (got '\(name)')")
         try check(scenario.tasks >= 1, "scenario.tasks", "must be at least 1 (got \(scenario.tasks))")
+        try check(scenario.taskPrefix.map { $0 >= 1 && $0 <= scenario.tasks } ?? true, "scenario.taskPrefix", "must be between 1 and scenario.tasks (got \(scenario.taskPrefix ?? 0))")
         try check(scenario.validation.map { $0 > 0 && $0 < 1 } ?? true, "scenario.validation", "must be a fraction in (0, 1) (got \(scenario.validation ?? 0))")
         try check(training.batchSize >= 1, "training.batchSize", "must be at least 1 (got \(training.batchSize))")
         try check(training.epochs >= 1 || (training.iterations ?? 0) >= 1, "training.epochs", "or training.iterations must be at least 1")

@@ -263,7 +263,7 @@ public struct Runner {
             configHash: String(Fingerprint.hex(canonicalJSON(config.hashable)).prefix(16)),
             dataset: DatasetIdentity(name: dataset.name, sha256: dataset.sha256),
             scenario: .init(kind: config.scenario.kind.rawValue, setting: config.scenario.setting.rawValue,
-                            tasks: config.scenario.tasks, fingerprint: scenario.fingerprint),
+                            tasks: config.scenario.taskPrefix ?? config.scenario.tasks, fingerprint: scenario.fingerprint),
             methods: plan.methods, seeds: config.seeds, config: config)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

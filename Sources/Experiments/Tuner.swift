@@ -55,10 +55,16 @@ public struct TuneRequest: Sendable {
     /// The options searched, by key path, with their spaces (in this order in every table).
     public var space: [(path: String, space: SearchSpace)]
     public var search: TuneSearch
-    /// Successive halving over seeds with this η (at least 2): every candidate runs on the first
-    /// ⌈S/η^R⌉ seeds, the best ⌈n/η⌉ go on to η times as many, up to all S seeds; nil runs every
-    /// candidate on every seed.
+    /// Successive halving with this η (at least 2): every candidate runs on the smallest budget,
+    /// the best ⌈n/η⌉ go on to η times as much, up to the full budget; nil runs every candidate on
+    /// the full budget.
     public var halvingEta: Int?
+    /// What successive halving gives out: seeds (the first ⌈S/η^(R−r)⌉ seeds in rung r) or tasks
+    /// (the first ⌈T/η^(R−r)⌉ tasks of the scenario, `ScenarioConfig.taskPrefix`, at least 2, on
+    /// every seed; a candidate's score in a rung is over the tasks it ran).
+    public var halvingOver: HalvingResource = .seeds
+
+    public enum HalvingResource: String, Sendable { case seeds, tasks }
     /// The validation metric that scores a candidate (`acc` by default), in the experiment's
     /// own setting (the first evaluated one).
     public var metric: MetricKey = .acc
@@ -94,10 +100,24 @@ public struct TuneRequest: Sendable {
         }
     }
 
-    /// The seeds of each rung: all seeds in one rung without halving; else ⌈S/η^(R−r)⌉ of them
-    /// for rung r = 0…R, R = ⌊log_η S⌋.
+    /// The candidates whose configuration validates, and for each other one its point and the
+    /// validation message (a value another option's rule forbids, e.g. nested γ outside
+    /// [γ_min, γ_max]); these are left out rather than stopping the search.
+    public func validCandidates() -> (valid: [[String: String]], rejected: [(point: [String: String], reason: String)]) {
+        var valid: [[String: String]] = [], rejected: [(point: [String: String], reason: String)] = []
+        for point in candidates() {
+            do { try experiment(candidates: [point], seeds: base.seeds).validate(); valid.append(point) } catch {
+                rejected.append((point, "\(error)"))
+            }
+        }
+        return (valid, rejected)
+    }
+
+    /// The seeds of each rung: all seeds in one rung without halving over seeds; else ⌈S/η^(R−r)⌉
+    /// of them for rung r = 0…R, R = ⌊log_η S⌋.
     public func rungSeeds() -> [[Int]] {
         let seeds = base.seeds
+        if halvingOver == .tasks { return rungTasks().map { _ in seeds } }
         guard let eta = halvingEta, eta >= 2, seeds.count > 1 else { return [seeds] }
         var rungs = 0
         while Int(pow(Double(eta), Double(rungs + 1))) <= seeds.count { rungs += 1 }
@@ -107,9 +127,26 @@ public struct TuneRequest: Sendable {
         }
     }
 
-    /// The experiment of one rung: the method at every candidate (a zipped sweep), on `seeds`.
-    public func experiment(candidates: [[String: String]], seeds: [Int]) -> ExperimentConfig {
+    /// The tasks of each rung with halving over tasks: ⌈T/η^(R−r)⌉ (at least 2, distinct) for
+    /// r = 0…R, R = ⌊log_η (T/2)⌋, the last all T; nil (the full sequence) otherwise.
+    public func rungTasks() -> [Int?] {
+        let T = base.scenario.tasks
+        guard halvingOver == .tasks, let eta = halvingEta, eta >= 2, T > 2 else { return [nil] }
+        var rungs = 0
+        while 2 * Int(pow(Double(eta), Double(rungs + 1))) <= T { rungs += 1 }
+        var out: [Int?] = []
+        for r in 0...rungs {
+            let k = max(2, Int((Double(T) / pow(Double(eta), Double(rungs - r))).rounded(.up)))
+            if out.last.map({ $0 != k }) ?? true { out.append(k == T ? nil : k) }
+        }
+        return out
+    }
+
+    /// The experiment of one rung: the method at every candidate (a zipped sweep), on `seeds`,
+    /// over the first `tasks` tasks (all when nil).
+    public func experiment(candidates: [[String: String]], seeds: [Int], tasks: Int? = nil) -> ExperimentConfig {
         var c = base
+        c.scenario.taskPrefix = tasks
         c.methods = [method]
         c.ablation = nil
         c.seeds = seeds
@@ -156,6 +193,8 @@ public struct TuneOutcome: Sendable {
     public var stamps: [String]
     /// Cells per rung.
     public var rungCells: [Int]
+    /// Candidates left out because their configuration does not validate, with the reason.
+    public var rejected: [(point: [String: String], reason: String)] = []
 }
 
 /// Chooses hyper-parameters on validation data: runs the candidates of a `TuneRequest` rung by
@@ -186,14 +225,18 @@ public enum Tuner {
     /// validation evidence of its cells.
     public static func run(_ request: TuneRequest, evaluate: (ExperimentConfig) throws -> [ValidationEvidence]) throws -> TuneOutcome {
         try request.validate()
-        var alive = request.candidates()
+        let (valid, rejected) = request.validCandidates()
+        guard !valid.isEmpty else {
+            throw ConfigError("no candidate of \(request.method) is a valid configuration: \(rejected.first.map(\.reason) ?? "none drawn")")
+        }
+        var alive = valid
         let setting = Scenario.evaluationName(Scenario.evalSettings(of: request.base.scenario)[0], of: request.base.scenario)
         var final: [String: CandidateScore] = [:]
         var order: [[String: String]] = []
         var stamps: [String] = [], seen = Set<String>(), rungCells: [Int] = []
-        let rungs = request.rungSeeds()
+        let rungs = request.rungSeeds(), rungTasks = request.rungTasks()
         for (r, seeds) in rungs.enumerated() {
-            let evidence = try evaluate(request.experiment(candidates: alive, seeds: seeds))
+            let evidence = try evaluate(request.experiment(candidates: alive, seeds: seeds, tasks: rungTasks.count == rungs.count ? rungTasks[r] : nil))
             rungCells.append(evidence.count)
             for e in evidence where seen.insert(e.stamp).inserted { stamps.append(e.stamp) }
             let ranked = rank(alive, evidence: evidence, metric: request.metric, setting: setting, rung: r)
@@ -210,10 +253,10 @@ public enum Tuner {
         let scores = order.compactMap { final[key($0)] }.sorted { a, b in
             a.rung != b.rung ? a.rung > b.rung : sign * a.summary.mean > sign * b.summary.mean
         }
-        return TuneOutcome(request: request, scores: scores, stamps: stamps, rungCells: rungCells)
+        return TuneOutcome(request: request, scores: scores, stamps: stamps, rungCells: rungCells, rejected: rejected)
     }
 
-    static func key(_ point: [String: String]) -> String {
+    public static func key(_ point: [String: String]) -> String {
         point.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
     }
 
@@ -263,7 +306,11 @@ public struct TunedFile: Sendable, Equatable {
         case .grid(let points): budget = "grid, \(points) points per numeric option, \(request.candidates().count) candidates"
         case .random(let n, let seed): budget = "random, budget \(n) (\(request.candidates().count) distinct candidates), draws from seed \(seed)"
         }
-        if let eta = request.halvingEta { budget += "; successive halving over seeds, eta \(eta), rungs of \(request.rungSeeds().map(\.count)) seeds" }
+        if let eta = request.halvingEta {
+            budget += request.halvingOver == .seeds
+                ? "; successive halving over seeds, eta \(eta), rungs of \(request.rungSeeds().map(\.count)) seeds"
+                : "; successive halving over tasks, eta \(eta), rungs of \(request.rungTasks().map { $0 ?? request.base.scenario.tasks }) tasks"
+        }
         return Entry(method: request.method, chosen: best.point, metric: request.metric.rawValue, setting: setting,
                      mean: best.summary.mean, ciLow: best.summary.ciLow, ciHigh: best.summary.ciHigh, seeds: best.summary.n,
                      space: Dictionary(uniqueKeysWithValues: request.space.map { ($0.path, $0.space.description) }),

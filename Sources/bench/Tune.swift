@@ -35,12 +35,17 @@ struct Tune: ParsableCommand {
     var searchSeed: Int = 1
     @Option(help: "Successive halving over seeds: keep the best 1/η of the candidates and give them η times the seeds (η ≥ 2); off by default.")
     var halvingEta: Int?
+    @Option(help: "What successive halving gives out: seeds or tasks (the first tasks of the scenario).")
+    var halvingOver: String = "seeds"
     @Option(help: "The validation metric that scores a candidate: \(MetricKey.names.joined(separator: ", ")) (default acc).")
     var score: String = "acc"
     @Flag(help: "Tune each component of the full model in turn, inside the full model (each keeps the values chosen before it).")
     var fullModel = false
+    @Flag(help: "Run the cells on a Slurm cluster: write the rung's plan and scripts (as `bench slurm`) and stop while cells are missing; run the same command again once the array has run.")
+    var slurm = false
 
     func validate() throws {
+        guard ["seeds", "tasks"].contains(halvingOver) else { throw ValidationError("--halving-over must be seeds or tasks (got '\(halvingOver)')") }
         guard ["grid", "random"].contains(search) else { throw ValidationError("--search must be grid or random (got '\(search)')") }
         guard MetricKey(rawValue: score) != nil else { throw ValidationError("--score must be one of \(MetricKey.names.joined(separator: ", ")) (got '\(score)')") }
     }
@@ -83,7 +88,7 @@ struct Tune: ParsableCommand {
                 printError("note: no --validation given; holding out 0.1 of each class's training samples")
             }
             let fileSettings = try experiment.experimentFile()
-            let out = URL(fileURLWithPath: experiment.out ?? fileSettings?.out ?? "results").absoluteURL
+            let out = URL(fileURLWithPath: experiment.control.out ?? fileSettings?.out ?? "results").absoluteURL
             let folder = out.appendingPathComponent(base.name + "-tune")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let flags = options.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -111,16 +116,17 @@ struct Tune: ParsableCommand {
                     printError("note: \(method): \(keys.map(\.rawValue).joined(separator: "+")) has no option with a search space; not tuned")
                     continue
                 }
-                let request = TuneRequest(
+                var request = TuneRequest(
                     base: current, method: method, space: space,
                     search: search == "grid" ? .grid(points: points) : .random(budget: budget, seed: searchSeed),
                     halvingEta: halvingEta, metric: MetricKey(rawValue: score)!)
+                request.halvingOver = TuneRequest.HalvingResource(rawValue: halvingOver)!
                 try request.validate()
                 let label = fullModel ? "\(method) (\(keys.map(\.rawValue).joined(separator: ",")))" : method
-                printError("tuning \(label): \(request.candidates().count) candidates over \(space.map { "\(Sweep.label($0.path)) \($0.space)" }.joined(separator: "; ")), seeds per rung \(request.rungSeeds().map(\.count))")
+                printError("tuning \(label): \(request.candidates().count) candidates over \(space.map { "\(Sweep.label($0.path)) \($0.space)" }.joined(separator: "; ")), \(request.halvingOver == .tasks ? "tasks per rung \(request.rungTasks().map { $0 ?? current.scenario.tasks })" : "seeds per rung \(request.rungSeeds().map(\.count))")")
                 var runner = Runner(config: current, outputDirectory: folder,
-                                    dataDirectory: (experiment.dataDir ?? fileSettings?.dataDir).map { URL(fileURLWithPath: $0).absoluteURL.path })
-                runner.workers = experiment.study.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
+                                    dataDirectory: (experiment.data.dataDir ?? fileSettings?.dataDir).map { URL(fileURLWithPath: $0).absoluteURL.path })
+                runner.workers = experiment.control.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
                 runner.workerExecutable = currentExecutable()
                 let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { _ = try? StandardStream.write($0, to: STDERR_FILENO) }
                 runner.events = { display.handle($0) }
@@ -131,14 +137,20 @@ struct Tune: ParsableCommand {
                     outcome = try Tuner.run(request) { config in
                         var c = config
                         c.name = folderName
+                        if slurm { try Self.requireRecords(c, runner: runner) }
                         return try evaluate(c)
                     }
+                } catch let pending as SlurmPending {
+                    display.finish()
+                    try say(pending.description)
+                    return
                 } catch let error as Interrupted {
                     display.finish()
                     printError(error.description)
                     throw ExitCode(130)
                 }
                 display.finish()
+                for r in outcome.rejected { printError("note: candidate \(Tuner.key(r.point)) left out: \(r.reason)") }
                 cells += outcome.stamps.count
                 let entry = TunedFile.entry(outcome)
                 entries.append(entry)
@@ -162,6 +174,28 @@ struct Tune: ParsableCommand {
             try say("tuned: \(tuned.path)")
             try say(String(format: "cells: %d, CPU time: %.1f s, wall time: %.1f s", cells, Self.cpuSeconds(), Date().timeIntervalSince(started)))
         }
+    }
+
+    /// A rung whose cells are not all recorded yet: its Slurm scripts are written.
+    struct SlurmPending: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// With `--slurm`: returns when every cell of the rung `config` has a record; else writes its
+    /// plan and Slurm scripts and throws `SlurmPending` saying how to go on.
+    static func requireRecords(_ config: ExperimentConfig, runner template: Runner) throws {
+        var runner = template
+        runner.config = config
+        let prepared = try runner.prepare()
+        defer { prepared.lock?.release() }
+        let missing = try prepared.jobs.filter { try prepared.store.record(for: $0) == nil }.count
+        guard missing > 0 else { return }
+        let scripts = SlurmScripts(bench: currentExecutable().path, plan: prepared.planFile.path,
+                                   directory: prepared.store.directory.path, cells: prepared.jobs.count,
+                                   partition: nil, time: nil, maxParallel: nil, maxArraySize: 1001, environment: [:])
+        try scripts.write()
+        let folder = prepared.store.directory.appendingPathComponent("slurm").path
+        throw SlurmPending(description: "\(missing) of \(prepared.jobs.count) cells of this rung have no record: submit with `bash \(SlurmScripts.quote(folder + "/submit.sh"))`, then run this command again")
     }
 
     /// The candidates, best first, as a Markdown table.
