@@ -106,6 +106,9 @@ public protocol ComponentConfig: Codable, Sendable, Hashable {
     func buildOptimizer(for network: any Network, training: TrainingConfig) -> (any Optimizer)?
     /// The hooks of one run.
     func makeComponent(scenario: Scenario) -> any Component
+    /// This config with the options whose default depends on the scenario filled in for
+    /// `scenario` (EWC's λ); an option given keeps its value. The identity by default.
+    func resolved(for scenario: ScenarioConfig) -> Self
 }
 
 extension ComponentConfig {
@@ -118,6 +121,7 @@ extension ComponentConfig {
     public func unsupported(in environment: ComponentEnvironment) -> String? { nil }
     public func buildNetwork(_ request: NetworkRequest, random: inout RandomStream) -> (any Network)? { nil }
     public func buildOptimizer(for network: any Network, training: TrainingConfig) -> (any Optimizer)? { nil }
+    public func resolved(for scenario: ScenarioConfig) -> Self { self }
 
     /// Missing keys take their defaults; every option is read from its declaration.
     public init(from decoder: any Decoder) throws {
@@ -282,6 +286,14 @@ public struct ComponentSettings: Codable, Sendable, Hashable {
             out.configs.remove(at: i)
             out.ranks.remove(at: i)
         }
+        return out
+    }
+
+    /// Every config `resolved(for:)` `scenario`: the per-scenario defaults written in, so a cell's
+    /// stamp, its record and `--dry-run` show the values used.
+    public func resolved(for scenario: ScenarioConfig) -> ComponentSettings {
+        var out = self
+        out.configs = configs.map { $0.resolved(for: scenario) }
         return out
     }
 

@@ -36,8 +36,8 @@ public struct EWCConfig: ComponentConfig {
         case batched
     }
 
-    /// λ: the penalty is λ/2 · Σ_i F_i (θ_i − θ*_i)².
-    public var lambda: Double
+    /// λ: the penalty is λ/2 · Σ_i F_i (θ_i − θ*_i)²; nil = `defaultLambda(for:)` the scenario.
+    public var lambda: Double?
     public var variant: Variant
     /// γ of the online variant (ignored by `separate`): applied when the Fisher is accumulated, not
     /// again in the penalty (see `EWC` for converting λ from van de Ven's convention: λ = γ · λ_vdV).
@@ -49,12 +49,36 @@ public struct EWCConfig: ComponentConfig {
     /// Minibatch size of the `batched` estimate.
     public var fisherBatch: Int
 
-    /// λ = 30 was the best average accuracy of λ ∈ {3, 10, 30, 100, 1000, 1e4} on permuted
-    /// mnist-partial, domain-IL, 5 tasks, 784-100-100-10, Adam 0.001, batch 128, 2 epochs, Fisher
-    /// on 1,000 samples, seed 1 (ACC 0.901; 0.896 at 10, 0.884 at 100, finetune 0.805). The
-    /// literature uses 100 for permuted MNIST (van de Ven et al. 2022, ½ included); split MNIST
-    /// needs far larger λ (1e5 task-IL to 1e9 class-IL).
-    public init(lambda: Double = 30, variant: Variant = .separate, gamma: Double = 1, fisherLabels: FisherLabels = .exact,
+    /// λ when none is given, per scenario kind and setting (the README's table of defaults says
+    /// how each was chosen):
+    /// - split class-IL: 1, the best validation ACC of λ ∈ {1, 2150, 4.64e6, 1e10} inside the full
+    ///   model (ewc+replay+adaptive-lr+memory+moe+nested) on split mnist-partial, 40 iterations a
+    ///   task, 2 seeds (86.3%, 75.3%, 38.0%, 31.3%; `experiments/tuned/full-ewc-split-class-i40.yaml`):
+    ///   beside replay, any λ large enough to act stops later tasks from being learned;
+    /// - split task-IL and domain-IL: 1e5 and 1e6, the literature's order for split MNIST
+    ///   (van de Ven et al. 2022), not tuned here;
+    /// - permuted and rotated: 30, the suite's earlier choice on permuted mnist-partial (the
+    ///   literature uses 100, van de Ven et al. 2022, ½ included), not re-tuned on validation data.
+    public static let lambdaByScenario: [ScenarioKind: [Setting: Double]] = [
+        .permuted: [.task: 30, .domain: 30, .class: 30],
+        .rotated: [.task: 30, .domain: 30, .class: 30],
+        .split: [.task: 1e5, .domain: 1e6, .class: 1],
+    ]
+
+    /// λ by `lambdaByScenario` for the scenario's kind and setting (30 where it has none).
+    public static func defaultLambda(for scenario: ScenarioConfig) -> Double {
+        lambdaByScenario[scenario.kind]?[scenario.setting] ?? 30
+    }
+
+    /// `lambdaByScenario` as the help text of an unset λ.
+    static var lambdaByScenarioText: String {
+        let order: [ScenarioKind] = [.split, .permuted, .rotated]
+        return "per scenario: " + order.map { kind in
+            "\(kind.rawValue) " + Setting.allCases.map { "\($0.rawValue) \(lambdaByScenario[kind]![$0]!.optionText)" }.joined(separator: ", ")
+        }.joined(separator: "; ")
+    }
+
+    public init(lambda: Double? = nil, variant: Variant = .separate, gamma: Double = 1, fisherLabels: FisherLabels = .exact,
                 fisherSamples: Int? = nil, fisherBatch: Int = 128) {
         self.lambda = lambda
         self.variant = variant
@@ -71,7 +95,7 @@ public struct EWCConfig: ComponentConfig {
     public static var defaults: EWCConfig { EWCConfig() }
     public static var options: [ConfigOption<EWCConfig>] {
         [
-            .init(\.lambda, "lambda", flag: "ewc-lambda", help: "the penalty strength λ", range: .atLeast(0)),
+            .init(\.lambda, "lambda", flag: "ewc-lambda", help: "the penalty strength λ", unset: lambdaByScenarioText, range: .atLeast(0)),
             .init(\.variant, "variant", flag: "ewc-variant", help: "separate (one penalty per task) or online"),
             .init(\.gamma, "gamma", flag: "ewc-gamma", help: "online: the decay γ of the running Fisher", range: .openClosed(0, 1)),
             .init(\.fisherLabels, "fisherLabels", flag: "fisher", help: "the labels the Fisher differentiates"),
@@ -81,7 +105,14 @@ public struct EWCConfig: ComponentConfig {
         ]
     }
 
-    public func makeComponent(scenario: Scenario) -> any Component { EWC(self) }
+    /// λ filled in from `lambdaByScenario` when not given.
+    public func resolved(for scenario: ScenarioConfig) -> EWCConfig {
+        var out = self
+        out.lambda = lambda ?? Self.defaultLambda(for: scenario)
+        return out
+    }
+
+    public func makeComponent(scenario: Scenario) -> any Component { EWC(resolved(for: scenario.config)) }
 }
 
 /// Elastic weight consolidation (Kirkpatrick et al. 2017, PNAS; online: Schwarz et al. 2018).
@@ -104,9 +135,10 @@ public struct EWCConfig: ComponentConfig {
 ///
 /// so a λ taken from their tables must be multiplied by γ (with γ = 1 the two are the same).
 ///
-/// Works with any `Network`: an `MLP` gets the fast Fisher (each layer's per-sample output
-/// gradients, one sgemm per layer), any other network one backward pass per sample. Works in
-/// every scenario and setting; the Fisher uses the finished task's own training masks.
+/// Works with any `Network`: every network of the suite (`PerSampleGradients`) gets the batched
+/// Fisher (its per-sample gradients from one backward pass per chunk: one sgemm per linear map),
+/// any other network one backward pass per sample. Works in every scenario and setting; the
+/// Fisher uses the finished task's own training masks.
 public final class EWC: Component {
     public let config: EWCConfig
     public var key: String { EWCConfig.key.rawValue }
@@ -123,20 +155,27 @@ public final class EWC: Component {
     private var fisherMean = 0.0
     private var fisherSeconds = 0.0
 
-    public init(_ config: EWCConfig) { self.config = config }
+    /// λ in effect: the config's, or the permuted domain-IL default when it gives none (a
+    /// component made by `EWCConfig.makeComponent` always has the scenario's).
+    public let lambda: Double
+
+    public init(_ config: EWCConfig) {
+        self.config = config
+        lambda = config.lambda ?? EWCConfig.defaultLambda(for: ScenarioConfig(kind: .permuted, setting: .domain, tasks: 1))
+    }
 
     /// λ/2 Σ F (θ − θ*)², with λ F (θ − θ*) added to the gradients. Allocates nothing.
     public func addPenalty(_ context: TrainingContext) -> Float {
         guard tasks > 0 else { return 0 }
         let store = context.network.parameters
-        let λ = Float(config.lambda)
+        let λ = Float(lambda)
         let sum = fisher.withUnsafeBufferPointer { f in
             anchor.withUnsafeBufferPointer { a in
                 Kernels.addQuadraticPenalty(values: store.values, anchor: a.baseAddress!, weight: f.baseAddress!,
                                             scale: λ, gradients: store.gradients, store.count)
             }
         }
-        return Float(config.lambda / 2 * (sum + constant))
+        return Float(lambda / 2 * (sum + constant))
     }
 
     /// Computes the finished task's Fisher and folds it and the current θ into the penalty.
@@ -190,102 +229,69 @@ public final class EWC: Component {
     }
 
     /// The diagonal Fisher of −log p(y|x) over `samples` (mean over samples), with the masks of
-    /// training task `task`.
-    ///
-    /// For a linear layer y = xW + b, sample n's gradient is x_nᵀ δ_n (δ_n = ∂ℓ_n/∂y_n), so
-    /// Σ_n (∂ℓ_n/∂W_dh)² = Σ_n x_nd² δ_nh² = ((x²)ᵀ(δ²))_dh: one sgemm per layer on the squared
-    /// inputs and squared per-sample output gradients, and Σ_n δ_nh² for the bias. The per-sample
-    /// δ of every layer comes from `MLP.backpropagate` with logit gradient row g_n:
-    /// - `exact`: one pass per active label y with g_n = √p(y|x_n) · (p_n − e_y). Its square is
-    ///   p(y|x_n)·(∂(−log p(y|x_n))/∂·)², and δ is linear in g_n, so the squares of every layer's
-    ///   per-sample gradients are p-weighted; summed over y this is E_{y∼p}[(∇ log p(y|x))²].
-    /// - `sampled`: g_n = p_n − e_y with y drawn from p_n (`random`); `empirical`: the true y.
+    /// training task `task`: F_i = (1/N) Σ_n E_y[(∂(−log p(y|x_n))/∂θ_i)²], the per-sample squared
+    /// gradients summed by `PerSampleGradientSum` (batched for every network that reports
+    /// per-sample gradients, else one backward pass per sample; `strategy` forces one). Sample n's
+    /// logit gradient row g_n per label choice:
+    /// - `exact`: one pass per output unit y, g_n = √p(y|x_n) · (p_n − e_y) on the rows where y is
+    ///   active (0 elsewhere). Its square is p(y|x_n)·(∂(−log p(y|x_n))/∂·)², and every parameter's
+    ///   per-sample gradient is linear in g_n, so the squares are p-weighted; summed over y this is
+    ///   E_{y∼p}[(∇ log p(y|x))²].
+    /// - `sampled`: g_n = p_n − e_y with y drawn from p_n (`random`, one draw per sample in order);
+    ///   `empirical`: the true y.
     /// - `batched`: per minibatch of `batchSize`, the mean gradient ḡ = (1/b) Σ_n ∇ℓ_n of the true
-    ///   labels, F = mean over minibatches of ḡ².
+    ///   labels, F = mean over minibatches of ḡ² (not a per-sample statistic).
     public static func diagonalFisher(
         _ network: any Network, scenario: Scenario, samples: [SampleRef], task: Int, labels: EWCConfig.FisherLabels,
-        batchSize: Int = 128, random: inout RandomStream
+        batchSize: Int = 128, random: inout RandomStream, strategy: PerSampleGradientSum.Strategy? = nil
     ) -> [Float] {
-        if let mlp = network as? MLP {
-            return diagonalFisher(mlp, scenario: scenario, samples: samples, task: task, labels: labels, batchSize: batchSize, random: &random)
-        }
-        return perSampleFisher(network, scenario: scenario, samples: samples, task: task, labels: labels, batchSize: batchSize, random: &random)
-    }
-
-    /// The same Fisher as the `MLP` path for any network, from whole-store gradients: one
-    /// backward pass per sample (per sample and active label for `exact`), each squared and
-    /// summed; `batched` takes one backward pass per minibatch. Slower, but needs nothing of the
-    /// network beyond `forward` and `backward`. Leaves the store's gradients zeroed.
-    static func perSampleFisher(
-        _ network: any Network, scenario: Scenario, samples: [SampleRef], task: Int, labels: EWCConfig.FisherLabels,
-        batchSize: Int, random: inout RandomStream
-    ) -> [Float] {
-        let store = network.parameters
-        let P = store.count, K = scenario.outputCount
-        var F = [Float](repeating: 0, count: P)
-        guard !samples.isEmpty else { return F }
-        let chunk = labels == .batched ? min(batchSize, network.capacity) : network.capacity
-        let batch = Batch(capacity: chunk, inputCount: scenario.inputCount, outputCount: K)
-        let probabilities = Matrix(rows: chunk, columns: K)
-        let dLogits = Matrix(rows: chunk, columns: K)
-        let D = scenario.inputCount
+        let K = scenario.outputCount
+        let estimator = PerSampleGradientSum(network: network, scenario: scenario, reduction: .square, strategy: strategy)
+        let chunkSize = labels == .batched ? batchSize : network.capacity
+        let probabilities = Matrix(rows: min(chunkSize, network.capacity), columns: K)
         var batches = 0
-        F.withUnsafeMutableBufferPointer { fisherBuffer in
-            let fisher = fisherBuffer.baseAddress!
-            /// Adds the squares of ∂/∂θ of Σ_rows ⟨g_n, logits_n⟩ (a forward of `x` came first).
-            func accumulate(_ x: UnsafePointer<Float>, rows: Int) {
-                store.zeroGradients()
-                network.backward(x, outputGradient: dLogits.data, rows: rows)
-                let grad = store.gradients
-                for i in 0..<P { fisher[i] += grad[i] * grad[i] }
-            }
-            var start = 0
-            while start < samples.count {
-                let rows = min(chunk, samples.count - start)
-                for r in 0..<rows { batch.refs[r] = samples[start + r] }
-                scenario.gather(batch.refs, rows: rows, test: false, currentTask: task,
-                                x: batch.inputs.data, labels: batch.labels, masks: batch.masks)
-                if labels == .batched {
-                    let logits = network.forward(batch.inputs.data, rows: rows)
-                    SoftmaxCrossEntropy.probabilities(logits: logits, mask: batch.masks, rows: rows, classes: K, into: probabilities.data)
-                    let p = probabilities.data, g = dLogits.data, scale = 1 / Float(rows)
+        var F = estimator.run(samples: samples, task: task, chunkSize: chunkSize) { chunk, add, addBatchGradient in
+            let rows = chunk.rows, g = chunk.outputGradient, masks = chunk.masks
+            let p = probabilities.data
+            SoftmaxCrossEntropy.probabilities(logits: chunk.logits, mask: masks, rows: rows, classes: K, into: p)
+            switch labels {
+            case .exact:
+                for y in 0..<K {
+                    var any = false
                     for n in 0..<rows {
-                        for k in 0..<K { g[n * K + k] = scale * p[n * K + k] }
-                        g[n * K + Int(batch.labels[n])] -= scale
-                    }
-                    accumulate(batch.inputs.data, rows: rows)
-                    batches += 1
-                    start += rows
-                    continue
-                }
-                for n in 0..<rows {
-                    let x = UnsafePointer(batch.inputs.data + n * D), mask = batch.masks + n * K
-                    let logits = network.forward(x, rows: 1)
-                    SoftmaxCrossEntropy.probabilities(logits: logits, mask: mask, rows: 1, classes: K, into: probabilities.data)
-                    let p = probabilities.data, g = dLogits.data
-                    switch labels {
-                    case .exact:
-                        for y in 0..<K where mask[y] != 0 {
-                            let s = p[y].squareRoot()
-                            for k in 0..<K { g[k] = s * p[k] }
-                            g[y] -= s
-                            accumulate(x, rows: 1)
+                        let row = g + n * K
+                        if masks[n * K + y] != 0 {
+                            any = true
+                            let s = p[n * K + y].squareRoot()
+                            for k in 0..<K { row[k] = s * p[n * K + k] }
+                            row[y] -= s
+                        } else {
+                            row.update(repeating: 0, count: K)
                         }
-                    case .sampled, .empirical:
-                        let y = labels == .sampled
-                            ? sampleLabel(p, mask: mask, classes: K, random: &random)
-                            : Int(batch.labels[n])
-                        for k in 0..<K { g[k] = p[k] }
-                        g[y] -= 1
-                        accumulate(x, rows: 1)
-                    case .batched:
-                        break
                     }
+                    if any { add() }
                 }
-                start += rows
+            case .sampled, .empirical:
+                for n in 0..<rows {
+                    let y = labels == .sampled
+                        ? sampleLabel(p + n * K, mask: masks + n * K, classes: K, random: &random)
+                        : Int(chunk.labels[n])
+                    for k in 0..<K { g[n * K + k] = p[n * K + k] }
+                    g[n * K + y] -= 1
+                }
+                add()
+            case .batched:
+                let scale = 1 / Float(rows)
+                for n in 0..<rows {
+                    for k in 0..<K { g[n * K + k] = scale * p[n * K + k] }
+                    g[n * K + Int(chunk.labels[n])] -= scale
+                }
+                addBatchGradient()
+                batches += 1
             }
-            store.zeroGradients()
-            Kernels.scale(fisher, P, by: 1 / Float(labels == .batched ? batches : samples.count))
+        }
+        if !samples.isEmpty {
+            F.withUnsafeMutableBufferPointer { Kernels.scale($0.baseAddress!, $0.count, by: 1 / Float(labels == .batched ? batches : samples.count)) }
         }
         return F
     }
@@ -302,105 +308,5 @@ public final class EWC: Component {
             if u < cumulative { break }
         }
         return y
-    }
-
-    /// The fast path for an `MLP`.
-    static func diagonalFisher(
-        _ network: MLP, scenario: Scenario, samples: [SampleRef], task: Int, labels: EWCConfig.FisherLabels,
-        batchSize: Int = 128, random: inout RandomStream
-    ) -> [Float] {
-        let P = network.parameters.count, K = scenario.outputCount
-        var F = [Float](repeating: 0, count: P)
-        guard !samples.isEmpty else { return F }
-        let chunk = labels == .batched ? min(batchSize, network.capacity) : network.capacity
-        let batch = Batch(capacity: chunk, inputCount: scenario.inputCount, outputCount: K)
-        let probabilities = Matrix(rows: chunk, columns: K)
-        let dLogits = Matrix(rows: chunk, columns: K)
-        let squaredInputs = network.layers.map { Matrix(rows: chunk, columns: $0.inputs) }
-        let widest = network.layers.map(\.outputs).max()!
-        let squaredDelta = Matrix(rows: chunk, columns: widest)
-        var meanGradient = [Float](repeating: 0, count: labels == .batched ? P : 0)
-        var batches = 0
-
-        F.withUnsafeMutableBufferPointer { fisherBuffer in
-            let fisher = fisherBuffer.baseAddress!
-            /// Adds Σ_n (per-sample gradient)² of every parameter for logit gradients `dLogits`.
-            func accumulateSquares(rows: Int) {
-                network.backpropagate(batch.inputs.data, outputGradient: dLogits.data, rows: rows) { l, _, delta in
-                    let layer = network.layers[l]
-                    Kernels.square(delta, into: squaredDelta.data, rows * layer.outputs)
-                    BLAS.sgemm(transA: true, transB: false, m: layer.inputs, n: layer.outputs, k: rows,
-                               a: squaredInputs[l].data, lda: layer.inputs, b: squaredDelta.data, ldb: layer.outputs,
-                               beta: 1, c: fisher + layer.weight.offset, ldc: layer.outputs)
-                    Kernels.addColumnSums(of: squaredDelta.data, rows: rows, columns: layer.outputs, into: fisher + layer.bias.offset)
-                }
-            }
-            var start = 0
-            while start < samples.count {
-                let rows = min(chunk, samples.count - start)
-                for r in 0..<rows { batch.refs[r] = samples[start + r] }
-                scenario.gather(batch.refs, rows: rows, test: false, currentTask: task,
-                                x: batch.inputs.data, labels: batch.labels, masks: batch.masks)
-                let logits = network.forward(batch.inputs.data, rows: rows)
-                SoftmaxCrossEntropy.probabilities(logits: logits, mask: batch.masks, rows: rows, classes: K, into: probabilities.data)
-                let p = probabilities.data, g = dLogits.data
-                if labels != .batched {
-                    for (l, layer) in network.layers.enumerated() {
-                        let input = l == 0 ? UnsafePointer(batch.inputs.data) : network.hiddenOutput(l - 1)
-                        Kernels.square(input, into: squaredInputs[l].data, rows * layer.inputs)
-                    }
-                }
-                switch labels {
-                case .exact:
-                    for y in 0..<K {
-                        var any = false
-                        for n in 0..<rows {
-                            let row = g + n * K
-                            if batch.masks[n * K + y] != 0 {
-                                any = true
-                                let s = p[n * K + y].squareRoot()
-                                for k in 0..<K { row[k] = s * p[n * K + k] }
-                                row[y] -= s
-                            } else {
-                                row.update(repeating: 0, count: K)
-                            }
-                        }
-                        if any { accumulateSquares(rows: rows) }
-                    }
-                case .sampled, .empirical:
-                    for n in 0..<rows {
-                        let y = labels == .sampled
-                            ? sampleLabel(p + n * K, mask: batch.masks + n * K, classes: K, random: &random)
-                            : Int(batch.labels[n])
-                        for k in 0..<K { g[n * K + k] = p[n * K + k] }
-                        g[n * K + y] -= 1
-                    }
-                    accumulateSquares(rows: rows)
-                case .batched:
-                    let scale = 1 / Float(rows)
-                    for n in 0..<rows {
-                        for k in 0..<K { g[n * K + k] = scale * p[n * K + k] }
-                        g[n * K + Int(batch.labels[n])] -= scale
-                    }
-                    meanGradient.withUnsafeMutableBufferPointer { mb in
-                        let mean = mb.baseAddress!
-                        network.backpropagate(batch.inputs.data, outputGradient: g, rows: rows) { l, input, delta in
-                            let layer = network.layers[l]
-                            BLAS.sgemm(transA: true, transB: false, m: layer.inputs, n: layer.outputs, k: rows,
-                                       a: input, lda: layer.inputs, b: delta, ldb: layer.outputs,
-                                       beta: 0, c: mean + layer.weight.offset, ldc: layer.outputs)
-                            (mean + layer.bias.offset).update(repeating: 0, count: layer.outputs)
-                            Kernels.addColumnSums(of: delta, rows: rows, columns: layer.outputs, into: mean + layer.bias.offset)
-                        }
-                        for i in 0..<P { fisher[i] += mean[i] * mean[i] }
-                    }
-                    batches += 1
-                }
-                start += rows
-            }
-            let scale = 1 / Float(labels == .batched ? batches : samples.count)
-            Kernels.scale(fisher, P, by: scale)
-        }
-        return F
     }
 }

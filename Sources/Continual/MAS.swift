@@ -46,10 +46,11 @@ public struct MASConfig: ComponentConfig {
 /// later step adds λ Σ_i Ω_i (θ_i − θ*_i)² to the loss and 2λ Ω_i (θ_i − θ*_i) to the gradient.
 /// Ω is summed over tasks (how the authors combine tasks is not stated in what we could read).
 ///
-/// For an `MLP` the per-sample gradient of a weight is x_nd δ_nh, so Σ_n |x_nd δ_nh| =
+/// The per-sample gradient of a linear map's weight is x_nd δ_nh, so Σ_n |x_nd δ_nh| =
 /// (|x|ᵀ|δ|)_dh — one sgemm per layer on the absolute inputs and the absolute per-sample output
-/// gradients (δ from `MLP.backpropagate` with ∂‖F‖²/∂z = 2z on the task's outputs), and Σ_n |δ_nh|
-/// for biases. Any other network takes one whole-store backward pass per sample (the same numbers).
+/// gradients, and Σ_n |δ_nh| for biases: `PerSampleGradientSum` does this for every network of the
+/// suite, and a network it does not know takes one whole-store backward pass per sample (the
+/// same numbers up to summation order).
 public final class MemoryAwareSynapses: Component {
     public let config: MASConfig
     public var key: String { MASConfig.key.rawValue }
@@ -103,57 +104,19 @@ public final class MemoryAwareSynapses: Component {
          "mas_tasks": Double(tasks), "mas_state_bytes": Double(4 * (importance.count + anchor.count))]
     }
 
-    /// (1/N) Σ_n |∂‖F(x_n)‖²/∂θ| over `samples`, F the outputs that compete while training `task`.
-    public static func importance(_ network: any Network, scenario: Scenario, samples: [SampleRef], task: Int) -> [Float] {
-        let P = network.parameters.count, K = scenario.outputCount
-        var omega = [Float](repeating: 0, count: P)
-        guard !samples.isEmpty else { return omega }
-        let chunk = network.capacity
-        let batch = Batch(capacity: chunk, inputCount: scenario.inputCount, outputCount: K)
-        let dLogits = Matrix(rows: chunk, columns: K)
-        let D = scenario.inputCount
-        let mlp = network as? MLP
-        let absInputs = mlp.map { $0.layers.map { Matrix(rows: chunk, columns: $0.inputs) } } ?? []
-        let widest = mlp?.layers.map(\.outputs).max() ?? 0
-        let absDelta = Matrix(rows: mlp == nil ? 1 : chunk, columns: max(widest, 1))
-        omega.withUnsafeMutableBufferPointer { buffer in
-            let out = buffer.baseAddress!
-            var start = 0
-            while start < samples.count {
-                let rows = min(chunk, samples.count - start)
-                for r in 0..<rows { batch.refs[r] = samples[start + r] }
-                scenario.gather(batch.refs, rows: rows, test: false, currentTask: task,
-                                x: batch.inputs.data, labels: batch.labels, masks: batch.masks)
-                if let mlp {
-                    let logits = mlp.forward(batch.inputs.data, rows: rows)
-                    for j in 0..<(rows * K) { dLogits.data[j] = batch.masks[j] != 0 ? 2 * logits[j] : 0 }
-                    for (l, layer) in mlp.layers.enumerated() {
-                        let input = l == 0 ? UnsafePointer(batch.inputs.data) : mlp.hiddenOutput(l - 1)
-                        for j in 0..<(rows * layer.inputs) { absInputs[l].data[j] = abs(input[j]) }
-                    }
-                    mlp.backpropagate(batch.inputs.data, outputGradient: dLogits.data, rows: rows) { l, _, delta in
-                        let layer = mlp.layers[l]
-                        for j in 0..<(rows * layer.outputs) { absDelta.data[j] = abs(delta[j]) }
-                        BLAS.sgemm(transA: true, transB: false, m: layer.inputs, n: layer.outputs, k: rows,
-                                   a: absInputs[l].data, lda: layer.inputs, b: absDelta.data, ldb: layer.outputs,
-                                   beta: 1, c: out + layer.weight.offset, ldc: layer.outputs)
-                        Kernels.addColumnSums(of: absDelta.data, rows: rows, columns: layer.outputs, into: out + layer.bias.offset)
-                    }
-                } else {
-                    let store = network.parameters
-                    for n in 0..<rows {
-                        let x = UnsafePointer(batch.inputs.data + n * D), mask = batch.masks + n * K
-                        let logits = network.forward(x, rows: 1)
-                        for k in 0..<K { dLogits.data[k] = mask[k] != 0 ? 2 * logits[k] : 0 }
-                        store.zeroGradients()
-                        network.backward(x, outputGradient: dLogits.data, rows: 1)
-                        for i in 0..<P { out[i] += abs(store.gradients[i]) }
-                    }
-                    store.zeroGradients()
-                }
-                start += rows
-            }
-            Kernels.scale(out, P, by: 1 / Float(samples.count))
+    /// (1/N) Σ_n |∂‖F(x_n)‖²/∂θ| over `samples`, F the outputs that compete while training `task`:
+    /// ∂‖F(x_n)‖²/∂z_n = 2 z_n on the task's outputs (0 elsewhere), the absolute per-sample
+    /// gradients summed by `PerSampleGradientSum` (the same estimator as EWC's Fisher).
+    public static func importance(_ network: any Network, scenario: Scenario, samples: [SampleRef], task: Int,
+                                  strategy: PerSampleGradientSum.Strategy? = nil) -> [Float] {
+        let K = scenario.outputCount
+        let estimator = PerSampleGradientSum(network: network, scenario: scenario, reduction: .absolute, strategy: strategy)
+        var omega = estimator.run(samples: samples, task: task, chunkSize: network.capacity) { chunk, add, _ in
+            for j in 0..<(chunk.rows * K) { chunk.outputGradient[j] = chunk.masks[j] != 0 ? 2 * chunk.logits[j] : 0 }
+            add()
+        }
+        if !samples.isEmpty {
+            omega.withUnsafeMutableBufferPointer { Kernels.scale($0.baseAddress!, $0.count, by: 1 / Float(samples.count)) }
         }
         return omega
     }

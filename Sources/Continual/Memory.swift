@@ -17,7 +17,10 @@ extension ComponentSettings {
 public struct MemoryConfig: ComponentConfig {
     /// M: the number of trainable slots.
     public var slots: Int
-    /// The factor on the scores: 1 (τ = 1, the source text) or 1/√H.
+    /// The factor on the scores: 1/√H (the default) or 1 (τ = 1, the source text). At τ = 1 the
+    /// scores q·m of a 400-wide hidden state are tens apart and the read is one-hot: 1–2 of 64
+    /// slots used per task on split mnist-partial (class-IL, 1 epoch); at 1/√H, 15–53 of 64
+    /// (read entropy 2.4–4.1 nats of ln 64 = 4.16) on four of the five tasks.
     public var temperature: AttentionMemory.Temperature
     /// q = h (identity) or q = W_q h (projection).
     public var query: AttentionMemory.Query
@@ -27,7 +30,7 @@ public struct MemoryConfig: ComponentConfig {
     /// Training samples of each finished task read for the usage report (the first n in index order).
     public var reportSamples: Int
 
-    public init(slots: Int = 64, temperature: AttentionMemory.Temperature = .one, query: AttentionMemory.Query = .identity,
+    public init(slots: Int = 64, temperature: AttentionMemory.Temperature = .invSqrtH, query: AttentionMemory.Query = .identity,
                 usageThreshold: Double = 0.01, reportSamples: Int = 500) {
         self.slots = slots
         self.temperature = temperature
@@ -43,7 +46,7 @@ public struct MemoryConfig: ComponentConfig {
     public static var options: [ConfigOption<MemoryConfig>] {
         [
             .init(\.slots, "slots", flag: "memory-slots", help: "number of slots M", range: .atLeast(1)),
-            .init(\.temperature, "temperature", flag: "memory-temperature", help: "score scale, one (τ = 1) or inv-sqrt-h (1/√H)"),
+            .init(\.temperature, "temperature", flag: "memory-temperature", help: "score scale, inv-sqrt-h (1/√H) or one (τ = 1, the source text)"),
             .init(\.query, "query", flag: "memory-query", help: "query, identity (q = h) or projection (q = W_q h)"),
             .init(\.usageThreshold, "usageThreshold", flag: "memory-usage-threshold",
                   help: "a slot counts as used when its mean read weight exceeds this", range: .closedOpen(0, 1)),

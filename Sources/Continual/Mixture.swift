@@ -15,6 +15,16 @@ extension ComponentSettings {
 
 /// Settings of the mixture of experts.
 public struct MoEConfig: ComponentConfig {
+    /// How wide each expert is when `hidden` is not given.
+    public enum Width: String, OptionEnum {
+        /// Every width of `training.hidden` scaled by one factor s, chosen so that the E experts
+        /// with their gate have about the plain MLP's parameters (`matchedHidden`): an ablation of
+        /// `moe` then compares a gate over experts with a network of the same size.
+        case matched
+        /// Each expert as wide as the plain MLP (E times its parameters, plus the gate).
+        case full
+    }
+
     /// E: the number of experts.
     public var experts: Int
     /// k of top-k routing; nil = dense (every expert, weighted by the full softmax).
@@ -26,20 +36,67 @@ public struct MoEConfig: ComponentConfig {
     /// w of the importance loss w · CV(Σ_n g_n)² (Shazeer et al. 2017); nil = 0.01 with top-k and
     /// 0 when dense.
     public var balanceWeight: Double?
-    /// Hidden widths of each expert; nil = the training config's `hidden`.
+    /// Hidden widths of each expert; nil = `width` decides.
     public var hidden: [Int]?
+    /// Each expert's width when `hidden` is nil: matched in parameters (default) or full.
+    public var width: Width
     /// Training samples of each finished task read for the gate report (the first n in index order).
     public var reportSamples: Int
 
     public init(experts: Int = 4, topK: Int? = nil, sharedHead: Bool = false, gate: MixtureOfExperts.GateInput = .input,
-                balanceWeight: Double? = nil, hidden: [Int]? = nil, reportSamples: Int = 500) {
+                balanceWeight: Double? = nil, hidden: [Int]? = nil, width: Width = .matched, reportSamples: Int = 500) {
         self.experts = experts
         self.topK = topK
         self.sharedHead = sharedHead
         self.gate = gate
         self.balanceWeight = balanceWeight
         self.hidden = hidden
+        self.width = width
         self.reportSamples = reportSamples
+    }
+
+    /// Each expert's hidden widths: `hidden` if given; otherwise `training` (`full`) or
+    /// `matchedHidden` of it (`matched`).
+    public func expertHidden(inputs: Int, outputs: Int, training: [Int]) -> [Int] {
+        if let hidden { return hidden }
+        switch width {
+        case .full: return training
+        case .matched: return matchedHidden(inputs: inputs, outputs: outputs, plain: training)
+        }
+    }
+
+    /// Parameters of the mixture without a memory, as `MixtureOfExperts` lays them out: with
+    /// widths h₁…h_L per expert, P = E·[(D+1)h₁ + Σ_l (h_l+1)h_{l+1}] + heads + gate, heads =
+    /// E·(h_L+1)K (one shared: (h_L+1)K), gate = (D+1)E reading the input, or (h₁+1)E on a
+    /// shared first layer of h₁ more units ((D+1)h₁ more).
+    public func parameterCount(inputs D: Int, hidden h: [Int], outputs K: Int) -> Int {
+        let E = experts
+        var body = (D + 1) * h[0]
+        for l in 1..<h.count { body += (h[l - 1] + 1) * h[l] }
+        let heads = (sharedHead && E > 1 ? 1 : E) * (h[h.count - 1] + 1) * K
+        let gate = self.gate == .input ? (D + 1) * E : (h[0] + 1) * E + (D + 1) * h[0]
+        return E * body + heads + gate
+    }
+
+    /// The plain MLP's widths scaled by one factor: h_l(w) = max(1, round(w · plain_l / plain₁))
+    /// for w = 1…plain₁, the w whose mixture (`parameterCount`) is closest to the plain MLP's
+    /// parameters (D+1)p₁ + Σ (p_l+1)p_{l+1} + (p_L+1)K, the smaller w on a tie. With one expert it
+    /// is the plain widths. Example: D = 784, K = 10, 400-400, E = 4, a head each, input gate:
+    /// 478,410 plain parameters, experts 129-129 (480,480); 784-100-10: experts of 24 (79,500 against 79,510).
+    public func matchedHidden(inputs D: Int, outputs K: Int, plain: [Int]) -> [Int] {
+        guard experts > 1, let first = plain.first, first > 0 else { return plain }
+        var target = (D + 1) * first
+        for l in 1..<plain.count { target += (plain[l - 1] + 1) * plain[l] }
+        target += (plain[plain.count - 1] + 1) * K
+        func widths(_ w: Int) -> [Int] {
+            plain.map { max(1, Int((Double(w) * Double($0) / Double(first)).rounded())) }
+        }
+        var best = widths(1), bestGap = Int.max
+        for w in 1...first {
+            let h = widths(w), gap = abs(parameterCount(inputs: D, hidden: h, outputs: K) - target)
+            if gap < bestGap { best = h; bestGap = gap }
+        }
+        return best
     }
 
     /// The importance-loss weight in effect.
@@ -58,7 +115,9 @@ public struct MoEConfig: ComponentConfig {
             .init(\.gate, "gate", flag: "moe-gate", help: "the gate reads the input or a shared first layer"),
             .init(\.balanceWeight, "balanceWeight", flag: "moe-balance", help: "weight w of the load-balancing (importance) loss",
                   unset: "0.01 with top-k, 0 dense", range: .atLeast(0)),
-            .init(\.hidden, "hidden", flag: "expert-hidden", help: "hidden widths of each expert", unset: "--hidden") { widths in
+            .init(\.width, "width", flag: "moe-width",
+                  help: "each expert's width without --expert-hidden: matched (E experts ≈ the plain MLP's parameters) or full (--hidden)"),
+            .init(\.hidden, "hidden", flag: "expert-hidden", help: "hidden widths of each expert", unset: "--moe-width") { widths in
                 !widths.isEmpty && widths.allSatisfy { $0 >= 1 } ? nil : "must be positive widths (got \(widths.optionText))"
             },
             .init(\.reportSamples, "reportSamples", flag: "moe-report-samples",
@@ -79,11 +138,13 @@ public struct MoEConfig: ComponentConfig {
         return out
     }
 
-    /// `MixtureOfExperts` of `hidden ?? training.hidden` per expert, a memory inside each expert
-    /// when `memory` is on too.
+    /// `MixtureOfExperts` of `expertHidden` per expert, a memory inside each expert when
+    /// `memory` is on too.
     public func buildNetwork(_ request: NetworkRequest, random: inout RandomStream) -> (any Network)? {
         MixtureOfExperts(
-            inputs: request.scenario.inputCount, hidden: hidden ?? request.training.hidden, outputs: request.scenario.outputCount,
+            inputs: request.scenario.inputCount,
+            hidden: expertHidden(inputs: request.scenario.inputCount, outputs: request.scenario.outputCount, training: request.training.hidden),
+            outputs: request.scenario.outputCount,
             experts: experts, topK: topK, sharedHead: sharedHead, gateInput: gate,
             memory: request.settings[MemoryConfig.self].map { .init(slots: $0.slots, query: $0.query, temperature: $0.temperature) },
             capacity: request.capacity, random: &random)

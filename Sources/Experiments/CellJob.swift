@@ -90,7 +90,8 @@ extension Cell {
             throw ConfigError("training.batchSize: \(training.batchSize) is larger than task \(smallest.index + 1), which has \(n) training samples; use at most \(n)")
         }
         let D = Double(scenario.inputCount), K = Double(scenario.outputCount)
-        let widths = (components?.moe?.hidden ?? training.hidden).map(Double.init)
+        let widths = (components?.moe.map { $0.expertHidden(inputs: scenario.inputCount, outputs: scenario.outputCount, training: training.hidden) }
+            ?? training.hidden).map(Double.init)
         let layers = zip([D] + widths, widths + [K])
         let experts = Double(components?.moe?.experts ?? 1)
         let slots = Double(components?.memory?.slots ?? 0) * (widths.last ?? 0)

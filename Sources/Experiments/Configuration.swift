@@ -136,7 +136,7 @@ extension ExperimentConfig {
         for key in registry.ordered(keys) {
             settings.insert(components.config(key) ?? registry.type(of: key)!.defaults, registry: registry)
         }
-        return settings
+        return settings.resolved(for: scenario)
     }
 }
 

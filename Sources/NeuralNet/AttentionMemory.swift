@@ -123,22 +123,35 @@ public final class AttentionMemory {
 
     /// Given dh′ [rows, H] (row stride `ldy`), adds dM (and dW_q) into the gradients and writes
     /// dh [rows, H] (row stride `ldh`), which may alias dh′. `h` is the input of the last forward.
+    ///
+    /// With a `visitor`, the store is not touched: sample n's dM = A_n ⊗ dh′_n + s · dZ_n ⊗ q_n (two
+    /// outer products: M enters the read and the scores) and dW_q = h_n ⊗ dq_n go to the visitor.
     public func backward(input h: UnsafePointer<Float>, ldh: Int? = nil, outputGradient dy: UnsafePointer<Float>, ldy: Int? = nil,
-                         rows n: Int, inputGradient dh: UnsafeMutablePointer<Float>, lddh: Int? = nil, _ store: ParameterStore) {
+                         rows n: Int, inputGradient dh: UnsafeMutablePointer<Float>, lddh: Int? = nil, _ store: ParameterStore,
+                         visitor: (any PerSampleGradientVisitor)? = nil) {
         let H = width, S = slots, ldh = ldh ?? H, ldy = ldy ?? H, lddh = lddh ?? H
         let M = UnsafePointer(store.values(memory)), dM = store.gradients(memory)
         let A = weights.data, dAp = dA.data
         // dA = dh′ Mᵀ and dM += Aᵀ dh′ (the read A·M).
         BLAS.sgemm(transA: false, transB: true, m: n, n: S, k: H, a: dy, lda: ldy, b: M, ldb: H,
                    beta: 0, c: dAp, ldc: S)
-        BLAS.sgemm(transA: true, transB: false, m: S, n: H, k: n, a: A, lda: S, b: dy, ldb: ldy,
-                   beta: 1, c: dM, ldc: H)
+        if visitor == nil {
+            BLAS.sgemm(transA: true, transB: false, m: S, n: H, k: n, a: A, lda: S, b: dy, ldb: ldy,
+                       beta: 1, c: dM, ldc: H)
+        }
         // dZ = A ⊙ (dA − rowsum(A ⊙ dA)), in place in dA.
         for r in 0..<n {
             let a = A + r * S, d = dAp + r * S
             var dot: Float = 0
             for j in 0..<S { dot += a[j] * d[j] }
             for j in 0..<S { d[j] = a[j] * (d[j] - dot) }
+        }
+        if let visitor {
+            // Before dh (which may alias dh′) is written.
+            let (query, ldq) = queryWeight == nil ? (h, ldh) : (UnsafePointer(q.data), H)
+            visitor.outerProductSum(offset: memory.offset, m: S, k: H,
+                                    OuterProductRows(left: A, ldLeft: S, right: dy, ldRight: ldy),
+                                    OuterProductRows(left: dAp, ldLeft: S, right: query, ldRight: ldq, scale: scale), rows: n)
         }
         // The direct path: dh = dh′ (nothing to do when they alias).
         if UnsafePointer(dh) != dy || lddh != ldy {
@@ -147,18 +160,27 @@ public final class AttentionMemory {
         let s = scale
         if let queryWeight {
             // dM += s dZᵀ q, dq = s dZ M, dW_q += hᵀ dq, dh += dq W_qᵀ.
-            BLAS.sgemm(transA: true, transB: false, m: S, n: H, k: n, alpha: s, a: dAp, lda: S, b: q.data, ldb: H,
-                       beta: 1, c: dM, ldc: H)
+            if visitor == nil {
+                BLAS.sgemm(transA: true, transB: false, m: S, n: H, k: n, alpha: s, a: dAp, lda: S, b: q.data, ldb: H,
+                           beta: 1, c: dM, ldc: H)
+            }
             BLAS.sgemm(transA: false, transB: false, m: n, n: H, k: S, alpha: s, a: dAp, lda: S, b: M, ldb: H,
                        beta: 0, c: dq.data, ldc: H)
-            BLAS.sgemm(transA: true, transB: false, m: H, n: H, k: n, a: h, lda: ldh, b: dq.data, ldb: H,
-                       beta: 1, c: store.gradients(queryWeight), ldc: H)
+            if let visitor {
+                visitor.linear(weight: queryWeight.offset, bias: nil, input: h, ldx: ldh, inputs: H,
+                               outputGradient: dq.data, ldd: H, outputs: H, scale: 1, rows: n)
+            } else {
+                BLAS.sgemm(transA: true, transB: false, m: H, n: H, k: n, a: h, lda: ldh, b: dq.data, ldb: H,
+                           beta: 1, c: store.gradients(queryWeight), ldc: H)
+            }
             BLAS.sgemm(transA: false, transB: true, m: n, n: H, k: H, a: dq.data, lda: H, b: store.values(queryWeight), ldb: H,
                        beta: 1, c: dh, ldc: lddh)
         } else {
             // q = h: dM += s dZᵀ h, dh += s dZ M.
-            BLAS.sgemm(transA: true, transB: false, m: S, n: H, k: n, alpha: s, a: dAp, lda: S, b: h, ldb: ldh,
-                       beta: 1, c: dM, ldc: H)
+            if visitor == nil {
+                BLAS.sgemm(transA: true, transB: false, m: S, n: H, k: n, alpha: s, a: dAp, lda: S, b: h, ldb: ldh,
+                           beta: 1, c: dM, ldc: H)
+            }
             BLAS.sgemm(transA: false, transB: false, m: n, n: H, k: S, alpha: s, a: dAp, lda: S, b: M, ldb: H,
                        beta: 1, c: dh, ldc: lddh)
         }

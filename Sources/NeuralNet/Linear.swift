@@ -34,13 +34,13 @@ public struct Linear: Sendable {
                    a: x, lda: inputs, b: store.values(weight), ldb: outputs, beta: 1, c: y, ldc: outputs)
     }
 
-    /// Given dy[N,H]: dW += xᵀ · dy, db += Σ_rows dy, and dx[N,D] = dy · Wᵀ when `dx` is given.
+    /// Given dy[N,H]: dW += xᵀ · dy, db += Σ_rows dy (or, with a `visitor`, each sample's
+    /// gradients handed to it instead), and dx[N,D] = dy · Wᵀ when `dx` is given.
     @inlinable
     public func backward(input x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int,
-                         inputGradient dx: UnsafeMutablePointer<Float>?, _ store: ParameterStore) {
-        BLAS.sgemm(transA: true, transB: false, m: inputs, n: outputs, k: n,
-                   a: x, lda: inputs, b: dy, ldb: outputs, beta: 1, c: store.gradients(weight), ldc: outputs)
-        Kernels.addColumnSums(of: dy, rows: n, columns: outputs, into: store.gradients(bias))
+                         inputGradient dx: UnsafeMutablePointer<Float>?, _ store: ParameterStore,
+                         visitor: (any PerSampleGradientVisitor)? = nil) {
+        addGradients(input: x, ldx: inputs, outputGradient: dy, ldy: outputs, rows: n, store, visitor: visitor)
         if let dx {
             BLAS.sgemm(transA: false, transB: true, m: n, n: inputs, k: outputs,
                        a: dy, lda: outputs, b: store.values(weight), ldb: outputs, beta: 0, c: dx, ldc: inputs)
@@ -60,18 +60,14 @@ extension Linear {
                    a: x, lda: ldx, b: store.values(weight), ldb: outputs, beta: 1, c: y, ldc: ldy)
     }
 
-    /// `backward` on strided rows: dW += xᵀ · dy, db += Σ_rows dy, and dx = dy · Wᵀ (overwritten,
-    /// row stride `lddx`) when `dx` is given.
+    /// `backward` on strided rows: dW += xᵀ · dy, db += Σ_rows dy (or, with a `visitor`, each
+    /// sample's gradients handed to it instead), and dx = dy · Wᵀ (overwritten, row stride
+    /// `lddx`) when `dx` is given.
     @inlinable
     public func backward(input x: UnsafePointer<Float>, ldx: Int, outputGradient dy: UnsafePointer<Float>, ldy: Int, rows n: Int,
-                         inputGradient dx: UnsafeMutablePointer<Float>?, lddx: Int, _ store: ParameterStore) {
-        BLAS.sgemm(transA: true, transB: false, m: inputs, n: outputs, k: n,
-                   a: x, lda: ldx, b: dy, ldb: ldy, beta: 1, c: store.gradients(weight), ldc: outputs)
-        let db = store.gradients(bias)
-        for r in 0..<n {
-            let row = dy + r * ldy
-            for c in 0..<outputs { db[c] += row[c] }
-        }
+                         inputGradient dx: UnsafeMutablePointer<Float>?, lddx: Int, _ store: ParameterStore,
+                         visitor: (any PerSampleGradientVisitor)? = nil) {
+        addGradients(input: x, ldx: ldx, outputGradient: dy, ldy: ldy, rows: n, store, visitor: visitor)
         if let dx {
             BLAS.sgemm(transA: false, transB: true, m: n, n: inputs, k: outputs,
                        a: dy, lda: ldy, b: store.values(weight), ldb: outputs, beta: 0, c: dx, ldc: lddx)

@@ -20,7 +20,7 @@ public protocol Network: AnyObject {
 /// Shapes: x [N, D] → h_1 [N, H_1] → … → h_L [N, H_L] → logits [N, K]. The workspace (one
 /// activation buffer per layer and two gradient buffers) is allocated once for `capacity` rows,
 /// so training and evaluation allocate nothing per step.
-public final class MLP: Network {
+public final class MLP: PerSampleGradients {
     public let parameters: ParameterStore
     public let layers: [Linear]
     public let capacity: Int
@@ -64,41 +64,26 @@ public final class MLP: Network {
     /// The output of hidden layer `index` (0-based) from the last forward.
     public func hiddenOutput(_ index: Int) -> UnsafePointer<Float> { UnsafePointer(activations[index].data) }
 
-    /// Backpropagates ∂loss/∂logits [rows, K] through the layers *without* touching the parameter
-    /// gradients, and hands every layer's input [rows, D_l] and output gradient δ_l [rows, H_l] to
-    /// `visit(layer, input, δ)`, last layer first. Row n of δ_l is sample n's own gradient, so
-    /// per-sample quantities (a diagonal Fisher: (x²)ᵀ(δ²)) can be built from them. Must follow a
-    /// `forward` of the same x; `backward` is unchanged by it.
-    public func backpropagate(
-        _ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
-        visit: (_ layer: Int, _ input: UnsafePointer<Float>, _ outputGradient: UnsafePointer<Float>) -> Void
-    ) {
-        var dy = outputGradient
-        var spare = (gradientA.data, gradientB.data)
-        for i in stride(from: layers.count - 1, through: 0, by: -1) {
-            let layer = layers[i]
-            let input = i == 0 ? x : UnsafePointer(activations[i - 1].data)
-            visit(i, input, dy)
-            if i > 0 {
-                let dx = spare.0
-                BLAS.sgemm(transA: false, transB: true, m: rows, n: layer.inputs, k: layer.outputs,
-                           a: dy, lda: layer.outputs, b: parameters.values(layer.weight), ldb: layer.outputs,
-                           beta: 0, c: dx, ldc: layer.inputs)
-                Kernels.reluBackward(output: activations[i - 1].data, gradient: dx, rows * layer.inputs)
-                dy = UnsafePointer(dx)
-                spare = (spare.1, spare.0)
-            }
-        }
+    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int) {
+        backward(x, outputGradient: outputGradient, rows: rows, visitor: nil)
     }
 
-    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int) {
+    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+                         perSample visitor: any PerSampleGradientVisitor) {
+        backward(x, outputGradient: outputGradient, rows: rows, visitor: visitor)
+    }
+
+    /// Row n of δ_l is sample n's own gradient, so with a visitor each layer's per-sample
+    /// gradients are x_n ⊗ δ_n (and δ_n for the bias).
+    private func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+                          visitor: (any PerSampleGradientVisitor)?) {
         var dy = outputGradient
         var spare = (gradientA.data, gradientB.data)
         for i in stride(from: layers.count - 1, through: 0, by: -1) {
             let layer = layers[i]
             let input = i == 0 ? x : UnsafePointer(activations[i - 1].data)
             let dx: UnsafeMutablePointer<Float>? = i == 0 ? nil : spare.0
-            layer.backward(input: input, outputGradient: dy, rows: rows, inputGradient: dx, parameters)
+            layer.backward(input: input, outputGradient: dy, rows: rows, inputGradient: dx, parameters, visitor: visitor)
             if let dx {
                 Kernels.reluBackward(output: activations[i - 1].data, gradient: dx, rows * layer.inputs)
                 dy = UnsafePointer(dx)

@@ -11,7 +11,7 @@ public protocol MemoryHolding: Network {
 /// → logits = h′ · W_head + b [N, K]. The layers are `layer1` … `layerL`, `memory`, `head`,
 /// initialised in that order from the given stream. The workspace is allocated once for
 /// `capacity` rows; forward and backward allocate nothing.
-public final class MemoryMLP: MemoryHolding {
+public final class MemoryMLP: MemoryHolding, PerSampleGradients {
     public let parameters: ParameterStore
     /// The hidden layers (ReLU after each).
     public let layers: [Linear]
@@ -66,12 +66,23 @@ public final class MemoryMLP: MemoryHolding {
     }
 
     public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int) {
+        backward(x, outputGradient: outputGradient, rows: rows, visitor: nil)
+    }
+
+    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+                         perSample visitor: any PerSampleGradientVisitor) {
+        backward(x, outputGradient: outputGradient, rows: rows, visitor: visitor)
+    }
+
+    private func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+                          visitor: (any PerSampleGradientVisitor)?) {
         let L = layers.count
         var spare = (gradientA.data, gradientB.data)
         // Head, then the memory (dh written in place over dh′), then the hidden layers.
         let dRead = spare.0
-        head.backward(input: read.data, outputGradient: outputGradient, rows: rows, inputGradient: dRead, parameters)
-        memory.backward(input: activations[L - 1].data, outputGradient: dRead, rows: rows, inputGradient: dRead, parameters)
+        head.backward(input: read.data, outputGradient: outputGradient, rows: rows, inputGradient: dRead, parameters, visitor: visitor)
+        memory.backward(input: activations[L - 1].data, outputGradient: dRead, rows: rows, inputGradient: dRead, parameters,
+                        visitor: visitor)
         var dy = UnsafePointer(dRead)
         spare = (spare.1, spare.0)
         for i in stride(from: L - 1, through: 0, by: -1) {
@@ -79,7 +90,7 @@ public final class MemoryMLP: MemoryHolding {
             Kernels.reluBackward(output: activations[i].data, gradient: UnsafeMutablePointer(mutating: dy), rows * layer.outputs)
             let input = i == 0 ? x : UnsafePointer(activations[i - 1].data)
             let dx: UnsafeMutablePointer<Float>? = i == 0 ? nil : spare.0
-            layer.backward(input: input, outputGradient: dy, rows: rows, inputGradient: dx, parameters)
+            layer.backward(input: input, outputGradient: dy, rows: rows, inputGradient: dx, parameters, visitor: visitor)
             if let dx {
                 dy = UnsafePointer(dx)
                 spare = (spare.1, spare.0)

@@ -25,7 +25,7 @@
 /// not used; `addBalanceLoss` is their importance loss.
 ///
 /// Workspace allocated once for `capacity` rows: forward and backward allocate nothing.
-public final class MixtureOfExperts: MemoryHolding {
+public final class MixtureOfExperts: MemoryHolding, PerSampleGradients {
     /// What the gate reads.
     public enum GateInput: String, Codable, Sendable, CaseIterable {
         /// g = softmax(x W_g + b): the gate sees the input.
@@ -261,11 +261,24 @@ public final class MixtureOfExperts: MemoryHolding {
     }
 
     public func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int) {
+        backward(x, outputGradient: dy, rows: n, visitor: nil)
+    }
+
+    public func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int,
+                         perSample visitor: any PerSampleGradientVisitor) {
+        backward(x, outputGradient: dy, rows: n, visitor: visitor)
+    }
+
+    /// Every row's gradient flows through its own row of every fused activation, so with a
+    /// visitor each layer (the fused first layer with the gate's shared columns, the experts'
+    /// layers and heads, the gate) reports x_n ⊗ δ_n per sample, and each memory its own terms.
+    private func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int,
+                          visitor: (any PerSampleGradientVisitor)?) {
         let E = expertCount, L = hidden.count, K = outputCount, HL = hidden[L - 1]
         let g = gateWeights.data, dg = gateGradient.data, dF = featureGradient.data, scratch = headGradient.data
         // Heads and the combination: ∂/∂h′_e (fused in dF, row stride E·H_L) and ∂/∂g.
         if heads.count == 1 && E > 1 {
-            heads[0].backward(input: features.data, outputGradient: dy, rows: n, inputGradient: scratch, parameters)
+            heads[0].backward(input: features.data, outputGradient: dy, rows: n, inputGradient: scratch, parameters, visitor: visitor)
             for e in 0..<E {
                 let (h, ld) = feature(e)
                 for r in 0..<n {
@@ -286,14 +299,15 @@ public final class MixtureOfExperts: MemoryHolding {
                     dg[r * E + e] = dot
                 }
                 heads[e].backward(input: h, ldx: ld, outputGradient: scratch, ldy: K, rows: n,
-                                  inputGradient: dF + e * HL, lddx: E * HL, parameters)
+                                  inputGradient: dF + e * HL, lddx: E * HL, parameters, visitor: visitor)
             }
         }
         // The gate: ∂/∂z, then W_g, b_g and (shared layer) ∂/∂s into the first layer's last columns.
         softmaxBackward(rows: n)
         let (u, ldu) = gateSource(x)
         let ds: UnsafeMutablePointer<Float>? = gateInput == .sharedLayer ? gradients[0].data + E * hidden[0] : nil
-        gate.backward(input: u, ldx: ldu, outputGradient: dg, ldy: E, rows: n, inputGradient: ds, lddx: columns[0], parameters)
+        gate.backward(input: u, ldx: ldu, outputGradient: dg, ldy: E, rows: n, inputGradient: ds, lddx: columns[0], parameters,
+                      visitor: visitor)
         // The memories (or a copy) take ∂/∂h′_e to ∂/∂h_{L,e} in the last fused gradient.
         let last = gradients[L - 1].data
         for e in 0..<E {
@@ -302,19 +316,20 @@ public final class MixtureOfExperts: MemoryHolding {
             } else {
                 memories[e].backward(input: activations[L - 1].data + e * HL, ldh: columns[L - 1],
                                      outputGradient: dF + e * HL, ldy: E * HL, rows: n,
-                                     inputGradient: last + e * HL, lddh: columns[L - 1], parameters)
+                                     inputGradient: last + e * HL, lddh: columns[L - 1], parameters, visitor: visitor)
             }
         }
         // The trunks, last layer first; the fused first layer in one sgemm.
         for l in stride(from: L - 1, through: 0, by: -1) {
             Kernels.reluBackward(output: activations[l].data, gradient: gradients[l].data, n * columns[l])
             if l == 0 {
-                first.backward(input: x, outputGradient: gradients[0].data, rows: n, inputGradient: nil, parameters)
+                first.backward(input: x, outputGradient: gradients[0].data, rows: n, inputGradient: nil, parameters, visitor: visitor)
             } else {
                 for e in 0..<E {
                     layers[e][l - 1].backward(input: activations[l - 1].data + e * hidden[l - 1], ldx: columns[l - 1],
                                               outputGradient: gradients[l].data + e * hidden[l], ldy: columns[l], rows: n,
-                                              inputGradient: gradients[l - 1].data + e * hidden[l - 1], lddx: columns[l - 1], parameters)
+                                              inputGradient: gradients[l - 1].data + e * hidden[l - 1], lddx: columns[l - 1], parameters,
+                                              visitor: visitor)
                 }
             }
         }

@@ -11,7 +11,7 @@
 /// for hidden layers δ_{l,ℓ} = δ_l ⊙ [a_{l,ℓ} > 0] per path, dW_{l,ℓ} += h_{l−1}ᵀ δ_{l,ℓ},
 /// db_{l,ℓ} += Σ_rows δ_{l,ℓ}, δ_{l−1} = Σ_ℓ δ_{l,ℓ} W_{l,ℓ}ᵀ. Every path is initialised as a
 /// `Linear` (uniform ±1/√D), level by level from the same stream.
-public final class ParallelMLP: Network {
+public final class ParallelMLP: PerSampleGradients {
     public let parameters: ParameterStore
     /// paths[l][ℓ]: level ℓ's linear path of layer l.
     public let paths: [[Linear]]
@@ -75,6 +75,17 @@ public final class ParallelMLP: Network {
     }
 
     public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int) {
+        backward(x, outputGradient: outputGradient, rows: rows, visitor: nil)
+    }
+
+    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+                         perSample visitor: any PerSampleGradientVisitor) {
+        backward(x, outputGradient: outputGradient, rows: rows, visitor: visitor)
+    }
+
+    /// With a visitor, each path reports x_n ⊗ δ_{l,ℓ,n} per sample instead of adding to the store.
+    private func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+                          visitor: (any PerSampleGradientVisitor)?) {
         var dy = outputGradient
         var spare = (gradientA.data, gradientB.data)
         let last = paths.count - 1
@@ -92,9 +103,7 @@ public final class ParallelMLP: Network {
                     Kernels.reluBackward(output: pathOutputs[l][ℓ].data, gradient: p, rows * H)
                     δ = UnsafePointer(p)
                 }
-                BLAS.sgemm(transA: true, transB: false, m: D, n: H, k: rows, a: input, lda: D, b: δ, ldb: H,
-                           beta: 1, c: parameters.gradients(path.weight), ldc: H)
-                Kernels.addColumnSums(of: δ, rows: rows, columns: H, into: parameters.gradients(path.bias))
+                path.addGradients(input: input, ldx: D, outputGradient: δ, ldy: H, rows: rows, parameters, visitor: visitor)
                 if l > 0 {
                     BLAS.sgemm(transA: false, transB: true, m: rows, n: D, k: H, a: δ, lda: H,
                                b: parameters.values(path.weight), ldb: H, beta: ℓ == 0 ? 0 : 1, c: dx, ldc: D)

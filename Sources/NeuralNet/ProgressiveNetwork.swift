@@ -28,7 +28,7 @@
 /// from the slot's start); `trainableRanges(column:)` names exactly that part, so an optimizer
 /// restricted to it leaves everything else — earlier columns, unused slots — bit-identical.
 /// `parametersInUse` counts the used parts only.
-public final class ProgressiveNetwork: Network {
+public final class ProgressiveNetwork: PerSampleGradients {
     /// The shape of one column.
     public struct Architecture: Sendable, Hashable, Codable {
         public var depth: Int
@@ -342,6 +342,19 @@ public final class ProgressiveNetwork: Network {
     // MARK: Backward
 
     public func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int) {
+        backward(x, outputGradient: dy, rows: n, visitor: nil)
+    }
+
+    public func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int,
+                         perSample visitor: any PerSampleGradientVisitor) {
+        backward(x, outputGradient: dy, rows: n, visitor: visitor)
+    }
+
+    /// With a visitor, sample n's gradients go to it block by block: the gate x_n ⊗ ∂z_n, each
+    /// layer's W (h_n ⊗ δ_n) and b, the adapter's U (A_n ⊗ δ_n), c (δA_n), V_j (α h^{(j)}_n ⊗ δA_n)
+    /// and α (Σ_u δA_nu S_nu, one number per sample), for the trainable columns only, as `backward`.
+    private func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int,
+                          visitor: (any PerSampleGradientVisitor)?) {
         let K = outputCount, T = maxColumns
         let first = min(max(trainableFrom, 0), columns)
         if gated, let gateWeight, let gateBias {
@@ -359,17 +372,23 @@ public final class ProgressiveNetwork: Network {
                 }
                 for k in 0..<T { d[k] = k < columns ? g[k] * (d[k] - mean) : 0 }
             }
-            BLAS.sgemm(transA: true, transB: false, m: inputCount, n: T, k: n, a: x, lda: inputCount,
-                       b: dz, ldb: T, beta: 1, c: parameters.gradients(gateWeight), ldc: T)
-            Kernels.addColumnSums(of: dz, rows: n, columns: T, into: parameters.gradients(gateBias))
+            if let visitor {
+                visitor.linear(weight: gateWeight.offset, bias: gateBias.offset, input: x, ldx: inputCount, inputs: inputCount,
+                               outputGradient: dz, ldd: T, outputs: T, scale: 1, rows: n)
+            } else {
+                BLAS.sgemm(transA: true, transB: false, m: inputCount, n: T, k: n, a: x, lda: inputCount,
+                           b: dz, ldb: T, beta: 1, c: parameters.gradients(gateWeight), ldc: T)
+                Kernels.addColumnSums(of: dz, rows: n, columns: T, into: parameters.gradients(gateBias))
+            }
         }
         for k in first..<columns {
             for ℓ in 0..<architectures[k].depth { activationGradients[k][ℓ].data.update(repeating: 0, count: n * architectures[k].width) }
         }
-        for k in stride(from: columns - 1, through: first, by: -1) { backwardColumn(k, x, dy, rows: n, first: first) }
+        for k in stride(from: columns - 1, through: first, by: -1) { backwardColumn(k, x, dy, rows: n, first: first, visitor: visitor) }
     }
 
-    private func backwardColumn(_ k: Int, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows n: Int, first: Int) {
+    private func backwardColumn(_ k: Int, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows n: Int, first: Int,
+                                visitor: (any PerSampleGradientVisitor)?) {
         let a = architectures[k], r = a.width, K = outputCount, T = maxColumns
         // δ of the head: this column's share of ∂L/∂logits.
         let units = heads[k], Kk = units.count
@@ -396,30 +415,58 @@ public final class ProgressiveNetwork: Network {
             }
             let inWidth = ℓ == 1 ? inputCount : r
             let input = ℓ == 1 ? x : UnsafePointer(activations[k][ℓ - 2].data)
-            BLAS.sgemm(transA: true, transB: false, m: inWidth, n: outWidth, k: n, a: input, lda: inWidth,
-                       b: delta, ldb: outWidth, beta: 1, c: parameters.gradients(s.weight), ldc: outWidth)
-            Kernels.addColumnSums(of: delta, rows: n, columns: outWidth, into: parameters.gradients(s.bias))
+            if let visitor {
+                visitor.linear(weight: s.weight.offset, bias: s.bias.offset, input: input, ldx: inWidth, inputs: inWidth,
+                               outputGradient: delta, ldd: outWidth, outputs: outWidth, scale: 1, rows: n)
+            } else {
+                BLAS.sgemm(transA: true, transB: false, m: inWidth, n: outWidth, k: n, a: input, lda: inWidth,
+                           b: delta, ldb: outWidth, beta: 1, c: parameters.gradients(s.weight), ldc: outWidth)
+                Kernels.addColumnSums(of: delta, rows: n, columns: outWidth, into: parameters.gradients(s.bias))
+            }
             if ℓ >= 2 {
                 BLAS.sgemm(transA: false, transB: true, m: n, n: r, k: outWidth, a: delta, lda: outWidth,
                            b: parameters.values(s.weight), ldb: outWidth, beta: 1, c: activationGradients[k][ℓ - 2].data, ldc: r)
             }
             if lateralWidth(column: k, layer: ℓ) > 0, let V = s.adapterV, let c = s.adapterC, let U = s.adapterU, let alpha = s.alpha {
                 let S = lateralSums[k][ℓ - 2].data, A = adapterOutputs[k][ℓ - 2].data, dA = adapterGradient.data
-                BLAS.sgemm(transA: true, transB: false, m: r, n: outWidth, k: n, a: A, lda: r,
-                           b: delta, ldb: outWidth, beta: 1, c: parameters.gradients(U), ldc: outWidth)
+                if let visitor {
+                    visitor.linear(weight: U.offset, bias: nil, input: A, ldx: r, inputs: r,
+                                   outputGradient: delta, ldd: outWidth, outputs: outWidth, scale: 1, rows: n)
+                } else {
+                    BLAS.sgemm(transA: true, transB: false, m: r, n: outWidth, k: n, a: A, lda: r,
+                               b: delta, ldb: outWidth, beta: 1, c: parameters.gradients(U), ldc: outWidth)
+                }
                 BLAS.sgemm(transA: false, transB: true, m: n, n: r, k: outWidth, a: delta, lda: outWidth,
                            b: parameters.values(U), ldb: outWidth, beta: 0, c: dA, ldc: r)
                 Kernels.reluBackward(output: A, gradient: dA, n * r)
-                Kernels.addColumnSums(of: dA, rows: n, columns: r, into: parameters.gradients(c))
-                var dα: Float = 0
-                for i in 0..<(n * r) { dα += dA[i] * S[i] }
-                parameters.gradients(alpha)[0] += dα
+                if let visitor {
+                    // ∂α of sample n = Σ_u δA_nu S_nu, one number per row (scratch is free here).
+                    let perRow = scratch.data
+                    for row in 0..<n {
+                        var dα: Float = 0
+                        for u in 0..<r { dα += dA[row * r + u] * S[row * r + u] }
+                        perRow[row] = dα
+                    }
+                    visitor.linear(weight: nil, bias: c.offset, input: A, ldx: r, inputs: r,
+                                   outputGradient: dA, ldd: r, outputs: r, scale: 1, rows: n)
+                    visitor.perSample(offset: alpha.offset, count: 1, gradients: perRow, ld: 1, rows: n)
+                } else {
+                    Kernels.addColumnSums(of: dA, rows: n, columns: r, into: parameters.gradients(c))
+                    var dα: Float = 0
+                    for i in 0..<(n * r) { dα += dA[i] * S[i] }
+                    parameters.gradients(alpha)[0] += dα
+                }
                 let α = parameters.values(alpha)[0]
                 var rowOffset = 0
                 for j in 0..<k where architectures[j].depth >= ℓ - 1 {
                     let wj = architectures[j].width
-                    BLAS.sgemm(transA: true, transB: false, m: wj, n: r, k: n, alpha: α, a: activations[j][ℓ - 2].data, lda: wj,
-                               b: dA, ldb: r, beta: 1, c: parameters.gradients(V) + rowOffset * r, ldc: r)
+                    if let visitor {
+                        visitor.linear(weight: V.offset + rowOffset * r, bias: nil, input: activations[j][ℓ - 2].data, ldx: wj,
+                                       inputs: wj, outputGradient: dA, ldd: r, outputs: r, scale: α, rows: n)
+                    } else {
+                        BLAS.sgemm(transA: true, transB: false, m: wj, n: r, k: n, alpha: α, a: activations[j][ℓ - 2].data, lda: wj,
+                                   b: dA, ldb: r, beta: 1, c: parameters.gradients(V) + rowOffset * r, ldc: r)
+                    }
                     if j >= first {
                         BLAS.sgemm(transA: false, transB: true, m: n, n: wj, k: r, alpha: α, a: dA, lda: r,
                                    b: parameters.values(V) + rowOffset * r, ldb: r, beta: 1, c: activationGradients[j][ℓ - 2].data, ldc: wj)

@@ -141,7 +141,10 @@ struct Run: ParsableCommand {
         if control.dryRun {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            return try reportingErrors { try say(String(decoding: try encoder.encode(config), as: UTF8.self)) }
+            // The per-scenario defaults (EWC's λ) written in: the values a run would use.
+            var shown = config
+            shown.components = config.components.resolved(for: config.scenario)
+            return try reportingErrors { try say(String(decoding: try encoder.encode(shown), as: UTF8.self)) }
         }
         try reportingErrors {
             let fileSettings = try experimentFile()

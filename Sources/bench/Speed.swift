@@ -29,10 +29,13 @@ struct Speed: ParsableCommand {
     @Option(help: "With --compare: memory query, identity or projection.") var memoryQuery: AttentionMemory.Query?
     @Option(help: "With --compare: top-k routing (default dense).") var moeTopK: Int?
     @Option(help: "With --compare: the gate reads the input or a shared layer.") var moeGate: MixtureOfExperts.GateInput?
+    @Option(help: "With --compare: the setting of the two-task permuted workload (task, domain or class; iCaRL needs class).")
+    var setting: Setting = .domain
+    @Option(help: "With --compare: training samples per task (the task switch reads them).") var trainSamples: Int = 2048
 
     func validate() throws {
-        guard batchSize >= 1, threads >= 1, steps >= 1, repeats >= 1 else {
-            throw ValidationError("--batch-size, --threads, --steps and --repeats must be at least 1")
+        guard batchSize >= 1, threads >= 1, steps >= 1, repeats >= 1, trainSamples >= batchSize else {
+            throw ValidationError("--batch-size, --threads, --steps and --repeats must be at least 1, and --train-samples at least --batch-size")
         }
     }
 
@@ -64,12 +67,16 @@ struct Speed: ParsableCommand {
                 return (name, settings)
             }
             let r = try ComponentSpeedReport.measure(sets: sets, hidden: hidden.widths, batchSize: batchSize, threads: threads,
-                                                     steps: steps, repeats: repeats)
-            try say("784-\(r.hidden.map(String.init).joined(separator: "-"))-10, batch \(r.batchSize), SGD, \(r.threads) BLAS thread(s), median of \(repeats) interleaved rounds of \(steps) steps")
-            try say("| set | parameters | ms/step | ratio |")
-            try say("|---|---|---|---|")
+                                                     setting: setting, trainSamples: trainSamples, steps: steps, repeats: repeats)
+            try say("784-\(r.hidden.map(String.init).joined(separator: "-"))-10, batch \(r.batchSize), SGD, \(r.threads) BLAS thread(s); "
+                    + "steady-state steps of task 2 of a permuted \(r.setting.rawValue) workload (\(r.trainSamples) samples per task), "
+                    + "median of \(repeats) interleaved rounds of \(steps) steps; task switch = end of task 1 + start of task 2")
+            try say("| set | parameters | ms/step | ratio | task switch ms | inside the step, ms/step |")
+            try say("|---|---|---|---|---|---|")
             for e in r.entries {
-                try say("| \(e.name) | \(e.parameterCount) | " + String(format: "%.3f | %.2f |", e.secondsPerStep * 1000, e.ratio))
+                let inside = e.insideStep.sorted { $0.key < $1.key }.map { "\($0.key) " + String(format: "%.3f", $0.value * 1000) }
+                try say("| \(e.name) | \(e.parameterCount) | " + String(format: "%.3f | %.2f | %.1f | ", e.secondsPerStep * 1000, e.ratio, e.taskSwitchSeconds * 1000)
+                        + (inside.isEmpty ? "" : inside.joined(separator: ", ")) + " |")
             }
         }
     }

@@ -61,15 +61,16 @@ import Testing
         #expect(maxRelativeError(fast, slow) < 1e-4, "\(labels): \(maxRelativeError(fast, slow))")
     }
 
-    /// The whole-store path other networks take (one backward per sample) gives the MLP's
-    /// fast Fisher, for every label choice.
+    /// The loop strategy (one whole-store backward per sample) gives the batched Fisher, for
+    /// every label choice (every other network kind: `PerSampleGradientSumTests`).
     @Test(arguments: EWCConfig.FisherLabels.allCases)
     func perSamplePathMatchesFastPath(labels: EWCConfig.FisherLabels) {
         let net = tinyNetwork()
         let refs = samples(task: 1, count: 40)
         var r1 = RandomStream(seed: 4, purpose: "fisher"), r2 = r1
         let fast = EWC.diagonalFisher(net, scenario: EWCTests.scenario, samples: refs, task: 1, labels: labels, batchSize: 16, random: &r1)
-        let slow = EWC.perSampleFisher(net, scenario: EWCTests.scenario, samples: refs, task: 1, labels: labels, batchSize: 16, random: &r2)
+        let slow = EWC.diagonalFisher(net, scenario: EWCTests.scenario, samples: refs, task: 1, labels: labels, batchSize: 16, random: &r2,
+                                      strategy: .loop)
         #expect(fast.contains { $0 > 0 })
         #expect(maxRelativeError(fast, slow.map(Double.init)) < 1e-4, "\(labels)")
     }

@@ -27,7 +27,7 @@ import Testing
     @Test func helpSnapshot() throws {
         let result = try runBench(["run", "--help"])
         #expect(result.status == 0)
-        #expect(result.out.contains("--ewc-lambda <x>") && result.out.contains("the penalty strength λ (default 30; at least 0)"))
+        #expect(result.out.contains("--ewc-lambda <x>") && result.out.contains("the penalty strength λ (default per scenario:"))
         try expectSnapshot("run-help", result.out)
     }
 

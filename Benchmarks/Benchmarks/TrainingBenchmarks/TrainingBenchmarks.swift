@@ -5,7 +5,8 @@ import NeuralNet
 
 /// The hot paths of a run, each with wall-clock time and malloc counts per iteration:
 /// sgemm at the shapes of the 784-400-400-10 MLP with batch 128, one steady-state training step
-/// per component set, one evaluation pass over 4,096 samples, and the exact Fisher over 1,024.
+/// per component set, one evaluation pass over 4,096 samples, and the exact Fisher over 1,024 for
+/// the MLP, the mixture of experts and the memory network.
 ///
 /// Thresholds (Thresholds/*.p90.json, `swift package benchmark thresholds check`): malloc counts
 /// are strict — a steady-state training step allocates nothing; wall-clock tolerances are wide,
@@ -69,10 +70,19 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations { blackHole(plain.value!.evaluate()) }
     }, setup: { plain.value = try Workload() }, teardown: { plain.value = nil })
 
-    let fisher = Workloads.Slot()
-    Benchmark("fisher_exact_1024", configuration: .init(maxIterations: 100), closure: { benchmark in
-        for _ in benchmark.scaledIterations { blackHole(fisher.value!.fisher(samples: 1024)) }
-    }, setup: { fisher.value = try Workload() }, teardown: { fisher.value = nil })
+    // The exact Fisher of each network kind: the MLP, the mixture (4 experts + the gate) and the
+    // MLP with an attention memory (64 slots), each from one batched backward pass per label.
+    for (name, keys) in [("", []), ("_moe", [ComponentKey.moe]), ("_memory", [.memory])] {
+        let fisher = Workloads.Slot()
+        Benchmark("fisher_exact_1024\(name)", configuration: .init(maxIterations: 100), closure: { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(fisher.value!.fisher(samples: 1024)) }
+        }, setup: {
+            var settings = ComponentSettings(enabling: keys)
+            settings.memory?.reportSamples = 0
+            settings.moe?.reportSamples = 0
+            fisher.value = try Workload(components: settings)
+        }, teardown: { fisher.value = nil })
+    }
 }
 
 /// The component sets whose training step is timed: none, then each component that acts on
