@@ -154,7 +154,7 @@ import Testing
             for row in rows { for i in 0..<P { shifted[i] += Float(margin) * row[i] } }
             let (plain, _) = project(shifted, G, t, margin: 0)
             let gap = zip(out, plain).map { abs($0 - $1) }.max()!
-            #expect(gap < 1e-4 * max(1, norm), "seed \(seed): \(gap)")
+            #expect(Double(gap) < 1e-4 * max(1, norm), "seed \(seed): \(gap)")
         }
         #expect(projectedCount > 20)
     }
