@@ -9,15 +9,24 @@ extension ComponentKey {
 public struct GEMConfig: ComponentConfig {
     /// K: samples in memory, over all tasks; each task keeps ⌊K / tasks⌋ of its own.
     public var capacity: Int
+    /// γ, the memory strength: when a constraint is violated every dual variable is at least γ
+    /// (Lopez-Paz & Ranzato 2017 use 0.5); 0 is the plain projection.
+    public var margin: Double
 
-    public init(capacity: Int = 1280) { self.capacity = capacity }
+    public init(capacity: Int = 1280, margin: Double = 0.5) {
+        self.capacity = capacity
+        self.margin = margin
+    }
 
     public static let key = ComponentKey.gem
     public static let summary = "GEM: one constraint per past task, g̃·g_k ≥ 0 on its memory's gradient; the closest such g̃ from the t×t dual QP"
     public static let citation = "Lopez-Paz & Ranzato 2017"
     public static var defaults: GEMConfig { GEMConfig() }
     public static var options: [ConfigOption<GEMConfig>] {
-        [.init(\.capacity, "capacity", flag: "gem-capacity", help: "memory size in samples, in total (an equal share per task)", range: .atLeast(1))]
+        [
+            .init(\.capacity, "capacity", flag: "gem-capacity", help: "memory size in samples, in total (an equal share per task)", range: .atLeast(1)),
+            .init(\.margin, "margin", flag: "gem-margin", help: "γ, the memory strength: each dual variable at least γ when projecting (0: the plain projection)", range: .atLeast(0)),
+        ]
     }
 
     public var conflicts: [Conflict] {
@@ -36,7 +45,12 @@ public struct GEMConfig: ComponentConfig {
 ///     g̃ = argmin ½‖g̃ − g‖²  subject to  G g̃ ≥ 0     (G: the t × P matrix of the g_k),
 ///
 /// through its dual: v* = argmin_{v ≥ 0} ½ vᵀ(G Gᵀ)v + (G g)ᵀ v, and g̃ = g + Gᵀ v* (`DualQP`).
-/// The paper's margin (γ, v ≥ γ in its code) is not used: the constraint is exactly G g̃ ≥ 0.
+/// With the margin γ (`margin`, the paper's memory strength) the dual is solved over v ≥ γ
+/// instead, as the authors' code does: with v = γ1 + u, u ≥ 0 minimises ½ uᵀQu + (p + γQ1)ᵀu,
+/// the same QP for g′ = g + γ Σ_k g_k. In the primal this is
+/// argmin ½‖g̃ − g‖² − γ Σ_k g_k·g̃ subject to G g̃ ≥ 0: the constraints still hold, and the step
+/// leans towards the memories' gradients (g̃ − g = Gᵀv with every v_k ≥ γ). Only steps that
+/// violate a constraint are changed (γ does not act on the others).
 /// The time spent in the QP (Gram matrix and solve) is reported apart from the memory gradients.
 public final class GEM: Component {
     public let config: GEMConfig
@@ -79,17 +93,20 @@ public final class GEM: Component {
         gradientSeconds += middle - start
         steps += 1
         let projected = constraints.withUnsafeBufferPointer { G in
-            GEM.project(store.gradients, kept: reference.kept, constraints: G.baseAddress!, count: t, parameters: P)
+            GEM.project(store.gradients, kept: reference.kept, constraints: G.baseAddress!, count: t, parameters: P,
+                        margin: config.margin)
         }
         if projected { projections += 1 }
         qpSeconds += clock.now - middle
     }
 
     /// With g in `kept` and the t constraint gradients G [t, P], writes g̃ into `gradient`: g when
-    /// G g ≥ 0, else g + Gᵀ v* with v* the dual solution (`DualQP`). Returns whether it projected.
+    /// G g ≥ 0, else g + Gᵀ v* with v* the dual solution over v ≥ γ (`margin`; `DualQP` on
+    /// u = v − γ1 with p + γQ1). Returns whether it projected.
     @discardableResult
     public static func project(_ gradient: UnsafeMutablePointer<Float>, kept g: UnsafePointer<Float>,
-                               constraints G: UnsafePointer<Float>, count t: Int, parameters P: Int) -> Bool {
+                               constraints G: UnsafePointer<Float>, count t: Int, parameters P: Int,
+                               margin: Double = 0) -> Bool {
         func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Double {
             var s: Double = 0
             for i in 0..<P { s += Double(a[i]) * Double(b[i]) }
@@ -106,7 +123,11 @@ public final class GEM: Component {
                 Q[j * t + i] = q
             }
         }
-        let v = DualQP.solve(Q: Q, p: p).v
+        var shifted = p
+        if margin > 0 {
+            for i in 0..<t { for j in 0..<t { shifted[i] += margin * Q[i * t + j] } }
+        }
+        let v = DualQP.solve(Q: Q, p: shifted).v.map { $0 + margin }
         for k in 0..<t where v[k] > 0 {
             let row = G + k * P, w = Float(v[k])
             for i in 0..<P { gradient[i] += w * row[i] }

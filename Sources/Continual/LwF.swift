@@ -16,15 +16,31 @@ public struct LwFConfig: ComponentConfig {
         case fixed
     }
 
+    /// In class-IL, the outputs the current network's softmax spans in the distillation loss.
+    public enum Softmax: String, OptionEnum {
+        /// Every class seen so far (the current task's included), the targets zero on the current
+        /// task's classes: the distillation also pulls the new classes' logits down on the current
+        /// inputs, as in van de Ven & Tolias 2019's code (the targets zero-padded to the active
+        /// classes).
+        case seen
+        /// The distilled classes (those of earlier tasks) only: keeps their relative logits, not
+        /// their level against the new classes.
+        case distilled
+    }
+
     /// T: the softmax temperature of the distillation (van de Ven & Tolias 2019: 2).
     public var temperature: Double
     public var weight: Double
     public var weighting: Weighting
+    /// Class-IL only: the current network's softmax over the classes seen so far or over the
+    /// distilled ones (task-IL and domain-IL have one answer: the distilled head).
+    public var softmax: Softmax
 
-    public init(temperature: Double = 2, weight: Double = 1, weighting: Weighting = .tasks) {
+    public init(temperature: Double = 2, weight: Double = 1, weighting: Weighting = .tasks, softmax: Softmax = .seen) {
         self.temperature = temperature
         self.weight = weight
         self.weighting = weighting
+        self.softmax = softmax
     }
 
     public static let key = ComponentKey.lwf
@@ -36,6 +52,7 @@ public struct LwFConfig: ComponentConfig {
             .init(\.temperature, "temperature", flag: "lwf-temperature", help: "the distillation temperature T", range: .above(0)),
             .init(\.weight, "weight", flag: "lwf-weight", help: "the distillation loss's weight", range: .atLeast(0)),
             .init(\.weighting, "weighting", flag: "lwf-weighting", help: "tasks (weight·(t−1): an equal share per task) or fixed (weight)"),
+            .init(\.softmax, "softmax", flag: "lwf-softmax", help: "class-IL: the current network's softmax over the classes seen so far, targets zero on the new ones (seen), or over the distilled classes only (distilled)"),
         ]
     }
 
@@ -47,19 +64,26 @@ public struct LwFConfig: ComponentConfig {
 /// After each task the weights are kept (θ_old). On every step of a later task the current rows'
 /// inputs go through the network with θ_old (in `augment`: the weights are swapped in for one
 /// forward pass and back, so the network's workspace is free again before the step's own forward)
-/// and their logits are kept as z_old. In `addOutputLoss`, for each group G of outputs to distil,
+/// and their logits are kept as z_old. In `addOutputLoss`, for each group — the distilled outputs
+/// G and the outputs S ⊇ G the current network's softmax spans —
 ///
-///   L_G = (T² / N) Σ_n Σ_{k∈G} −q_nk log p_nk,  q = softmax_G(z_old / T), p = softmax_G(z / T),
-///   ∂L_G/∂z_nk = (T / N) (p_nk − q_nk)  for k ∈ G,
+///   L_G = (T² / N) Σ_n Σ_{k∈G} −q_nk log p_nk,  q = softmax_G(z_old / T), p = softmax_S(z / T),
+///   ∂L_G/∂z_nk = (T / N) (p_nk − q_nk)  for k ∈ S  (q_nk = 0 for k ∈ S \ G),
 ///
 /// over the N current rows, and the loss is w_t · mean over groups of L_G, with w_t the weight
 /// (`weighting`). The groups — which outputs are distilled in each setting:
-/// - task-IL: every earlier task's head, each its own softmax (the outputs task s trains, s < t);
-/// - class-IL: one softmax over the classes of tasks 1…t−1;
-/// - domain-IL: one softmax over all outputs (the shared head).
-/// These are the outputs that competed while the previous task was trained
-/// (`ContinualTask.trainMask`). Cost per step: one extra forward pass on the current rows and two
-/// copies of the parameters. Works with any network in every scenario and setting.
+/// - task-IL: every earlier task's head, each its own softmax (G = S = the outputs task s trains,
+///   s < t);
+/// - class-IL: G = the classes of tasks 1…t−1; S = every class so far (G and the current task's
+///   classes, whose targets are zero: van de Ven & Tolias 2019's code pads the targets with zeros
+///   to the active classes), or S = G with `softmax` = distilled;
+/// - domain-IL: G = S = all outputs (the shared head).
+/// G is the outputs that competed while the previous task was trained, S those that compete now
+/// (`ContinualTask.trainMask`). With S = G the loss keeps the old classes' logits relative to
+/// each other only; with S ⊃ G it also pulls the current task's logits down on the current inputs,
+/// against the cross-entropy that pushes them up — what lets LwF keep a little in class-IL. Cost per
+/// step: one extra forward pass on the current rows and two copies of the parameters. Works with
+/// any network in every scenario and setting.
 public final class LearningWithoutForgetting: Component {
     public let config: LwFConfig
     public var key: String { LwFConfig.key.rawValue }
@@ -67,8 +91,8 @@ public final class LearningWithoutForgetting: Component {
     /// θ_old: the weights after the latest finished task; empty before the first.
     public private(set) var previousWeights: [Float] = []
     private var current: [Float] = []
-    /// The distilled groups of the current task, as output masks.
-    public private(set) var groups: [[UInt8]] = []
+    /// The distilled groups of the current task.
+    public private(set) var groups: [DistillationGroup] = []
     private var inputs = Matrix(rows: 1, columns: 1)
     private var oldLogits = Matrix(rows: 1, columns: 1)
     private var labels: [Int32] = []
@@ -82,16 +106,19 @@ public final class LearningWithoutForgetting: Component {
     }
 
     /// The output groups distilled while training task `t` (see the type's documentation).
-    public static func groups(in scenario: Scenario, task t: Int) -> [[UInt8]] {
+    public static func groups(in scenario: Scenario, task t: Int, softmax: LwFConfig.Softmax = .seen) -> [DistillationGroup] {
         guard t > 0 else { return [] }
         switch scenario.config.setting {
-        case .task: return (0..<t).map { scenario.tasks[$0].trainMask }
-        case .class, .domain: return [scenario.tasks[t - 1].trainMask]
+        case .task: return (0..<t).map { DistillationGroup(scenario.tasks[$0].trainMask) }
+        case .domain: return [DistillationGroup(scenario.tasks[t - 1].trainMask)]
+        case .class:
+            let old = scenario.tasks[t - 1].trainMask
+            return [DistillationGroup(distilled: old, softmax: softmax == .seen ? scenario.tasks[t].trainMask : old)]
         }
     }
 
     public func beforeTask(_ context: TrainingContext) {
-        groups = previousWeights.isEmpty ? [] : Self.groups(in: scenario, task: context.task)
+        groups = previousWeights.isEmpty ? [] : Self.groups(in: scenario, task: context.task, softmax: config.softmax)
         let capacity = context.network.capacity
         if inputs.rows < capacity {
             inputs = Matrix(rows: capacity, columns: scenario.inputCount)
@@ -141,39 +168,67 @@ public final class LearningWithoutForgetting: Component {
          "lwf_state_bytes": Double(4 * (previousWeights.count + current.count + inputs.rows * inputs.columns + oldLogits.rows * oldLogits.columns))]
     }
 
-    /// weight · mean over groups G of (T²/N) Σ_n Σ_{k∈G} −q_nk log p_nk (q from `targets`, p from
-    /// `logits`, both softmaxes at temperature T over G); adds its gradient
-    /// weight · (T/N)(p − q) / |groups| into `gradient` [rows, K]; returns the loss.
+    /// `distillation` with each mask both the distilled outputs and the softmax's (S = G).
     public static func distillation(
         logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, groups: [[UInt8]], rows: Int, classes K: Int,
+        temperature T: Float, weight: Float, gradient: UnsafeMutablePointer<Float>
+    ) -> Float {
+        distillation(logits: logits, targets: targets, groups: groups.map { DistillationGroup($0) }, rows: rows, classes: K,
+                     temperature: T, weight: weight, gradient: gradient)
+    }
+
+    /// weight · mean over groups of (T²/N) Σ_n Σ_{k∈G} −q_nk log p_nk (q from `targets`, a softmax
+    /// at temperature T over the group's distilled outputs G; p from `logits`, a softmax at T over
+    /// its softmax outputs S ⊇ G); adds its gradient weight · (T/N)(p − q) / |groups| on S (q = 0
+    /// on S \ G) into `gradient` [rows, K]; returns the loss.
+    public static func distillation(
+        logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, groups: [DistillationGroup], rows: Int, classes K: Int,
         temperature T: Float, weight: Float, gradient: UnsafeMutablePointer<Float>
     ) -> Float {
         guard !groups.isEmpty, rows > 0 else { return 0 }
         let scale = weight / Float(groups.count)
         var total: Double = 0
         for group in groups {
-            group.withUnsafeBufferPointer { m in
-                for n in 0..<rows {
-                    let z = logits + n * K, y = targets + n * K, g = gradient + n * K
-                    var zMax = -Float.infinity, yMax = -Float.infinity
-                    for k in 0..<K where m[k] != 0 { zMax = max(zMax, z[k] / T); yMax = max(yMax, y[k] / T) }
-                    var zSum: Float = 0, ySum: Float = 0
-                    for k in 0..<K where m[k] != 0 {
-                        zSum += _expf(z[k] / T - zMax)
-                        ySum += _expf(y[k] / T - yMax)
+            precondition(zip(group.distilled, group.softmax).allSatisfy { $0 == 0 || $1 != 0 },
+                         "LwF: a group's softmax outputs must include its distilled outputs")
+            group.distilled.withUnsafeBufferPointer { m in
+                group.softmax.withUnsafeBufferPointer { s in
+                    for n in 0..<rows {
+                        let z = logits + n * K, y = targets + n * K, g = gradient + n * K
+                        var zMax = -Float.infinity, yMax = -Float.infinity
+                        for k in 0..<K where s[k] != 0 { zMax = max(zMax, z[k] / T) }
+                        for k in 0..<K where m[k] != 0 { yMax = max(yMax, y[k] / T) }
+                        var zSum: Float = 0, ySum: Float = 0
+                        for k in 0..<K where s[k] != 0 { zSum += _expf(z[k] / T - zMax) }
+                        for k in 0..<K where m[k] != 0 { ySum += _expf(y[k] / T - yMax) }
+                        let logZ = _logf(zSum) + zMax
+                        var rowLoss: Double = 0
+                        for k in 0..<K where s[k] != 0 {
+                            let q = m[k] != 0 ? _expf(y[k] / T - yMax) / ySum : 0
+                            let logP = z[k] / T - logZ
+                            rowLoss -= Double(q * logP)
+                            g[k] += scale * T / Float(rows) * (_expf(logP) - q)
+                        }
+                        total += rowLoss
                     }
-                    let logZ = _logf(zSum) + zMax
-                    var rowLoss: Double = 0
-                    for k in 0..<K where m[k] != 0 {
-                        let q = _expf(y[k] / T - yMax) / ySum
-                        let logP = z[k] / T - logZ
-                        rowLoss -= Double(q * logP)
-                        g[k] += scale * T / Float(rows) * (_expf(logP) - q)
-                    }
-                    total += rowLoss
                 }
             }
         }
         return Float(Double(scale) * Double(T * T) / Double(rows) * total)
     }
+}
+
+/// One distillation term of LwF: the outputs G whose old softmax is the target (`distilled`) and
+/// the outputs S ⊇ G the current network's softmax spans (`softmax`), as output masks.
+public struct DistillationGroup: Equatable, Sendable {
+    public var distilled: [UInt8]
+    public var softmax: [UInt8]
+
+    public init(distilled: [UInt8], softmax: [UInt8]) {
+        self.distilled = distilled
+        self.softmax = softmax
+    }
+
+    /// S = G.
+    public init(_ mask: [UInt8]) { self.init(distilled: mask, softmax: mask) }
 }

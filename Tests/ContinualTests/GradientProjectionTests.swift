@@ -108,4 +108,54 @@ import Testing
         }
         #expect(projectedCount > 20)
     }
+
+    /// GEM's margin γ (the memory strength). By hand: g = (1, −2), one constraint g₁ = (1, 1):
+    /// g·g₁ = −1, Q = 2, so without margin v = ½ and g̃ = (1.5, −1.5) with g̃·g₁ = 0; with γ = 0.8,
+    /// v = max(γ, ½) = 0.8 and g̃ = (1.8, −1.2), g̃·g₁ = 0.6 > 0; with γ = 0.3 the constraint binds,
+    /// v = ½. Then on the random problems of the test above with γ = 0.5: every constraint holds,
+    /// an unviolated g is left alone, and a projected g̃ equals the plain projection of
+    /// g + γ Σ_k g_k (the dual over v ≥ γ is the dual over u = v − γ ≥ 0 of that gradient).
+    @Test func gemMarginKeepsTheConstraints() {
+        func project(_ g: [Float], _ G: [Float], _ t: Int, margin: Double) -> ([Float], Bool) {
+            var out = [Float](repeating: 0, count: g.count)
+            let projected = out.withUnsafeMutableBufferPointer { o in
+                g.withUnsafeBufferPointer { gp in G.withUnsafeBufferPointer {
+                    GEM.project(o.baseAddress!, kept: gp.baseAddress!, constraints: $0.baseAddress!, count: t, parameters: g.count, margin: margin)
+                } }
+            }
+            return (out, projected)
+        }
+        for (margin, expected) in [(0.0, [Float(1.5), -1.5]), (0.8, [1.8, -1.2]), (0.3, [1.5, -1.5])] {
+            let (out, projected) = project([1, -2], [1, 1], 1, margin: margin)
+            #expect(projected)
+            #expect(zip(out, expected).allSatisfy { abs($0 - $1) < 1e-6 }, "γ \(margin): \(out)")
+        }
+        let P = 20, margin = 0.5
+        var projectedCount = 0
+        for seed in UInt64(1)...60 {
+            let t = 1 + Int(seed % 6)
+            let g = Self.random(P, seed)
+            var G: [Float] = []
+            for k in 0..<t {
+                switch (seed + UInt64(k)) % 7 {
+                case 0 where k > 0: G += G[((k - 1) * P)..<(k * P)].map { 3 * $0 }
+                case 1: G += [Float](repeating: 0, count: P)
+                default: G += Self.random(P, seed * 100 + UInt64(k))
+                }
+            }
+            let rows = (0..<t).map { Array(G[($0 * P)..<(($0 + 1) * P)]) }
+            let (out, projected) = project(g, G, t, margin: margin)
+            #expect(projected == rows.contains { Self.dot($0, g) < 0 })
+            if !projected { #expect(out == g); continue }
+            projectedCount += 1
+            let norm = sqrt(Self.dot(g, g))
+            for row in rows { #expect(Self.dot(out, row) >= -1e-5 * sqrt(Self.dot(row, row)) * norm, "seed \(seed)") }
+            var shifted = g
+            for row in rows { for i in 0..<P { shifted[i] += Float(margin) * row[i] } }
+            let (plain, _) = project(shifted, G, t, margin: 0)
+            let gap = zip(out, plain).map { abs($0 - $1) }.max()!
+            #expect(Double(gap) < 1e-4 * max(1, norm), "seed \(seed): \(gap)")
+        }
+        #expect(projectedCount > 20)
+    }
 }

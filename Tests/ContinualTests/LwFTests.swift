@@ -45,17 +45,66 @@ import Testing
         #expect(abs(value - entropy) < 1e-5 && g.allSatisfy { abs($0) < 1e-6 })
     }
 
-    /// Which outputs are distilled while task t = 2 (0-based) is trained on split mnist-mini (5 tasks,
-    /// digits in order): task-IL every earlier head ({0,1} and {2,3}); class-IL the classes of
-    /// tasks 1–2 ({0,1,2,3}) in one softmax; domain-IL the shared head (2 outputs).
-    @Test func distilledOutputsPerSetting() throws {
-        func units(_ setting: Setting) throws -> [[Int]] {
-            let scenario = try Scenario(ScenarioConfig(kind: .split, setting: setting, tasks: 5), dataset: mnistMini, seed: 1)
-            return LearningWithoutForgetting.groups(in: scenario, task: 2).map { mask in mask.indices.filter { mask[$0] != 0 } }
+    /// With the current network's softmax over more outputs than are distilled (class-IL's
+    /// classes so far, targets zero on the current task's), worked by hand for one row, T = 1:
+    /// z = 0 on outputs 0–3, targets equal on the distilled 0–1, so p = ¼ each, q = (½, ½, 0, 0):
+    /// loss = −2 · ½ · log ¼ = log 4 and gradient p − q = (−¼, −¼, ¼, ¼) — the current task's
+    /// logits (2, 3) are pulled down; with S = G the same row has loss log 2 and zero gradient.
+    /// Then the gradient against central differences with S ⊃ G at T = 2.
+    @Test func distillationOverTheClassesSeenByHand() {
+        let K = 6
+        let old: [UInt8] = [1, 1, 0, 0, 0, 0], seen: [UInt8] = [1, 1, 1, 1, 0, 0]
+        let z = [Float](repeating: 0, count: K), y: [Float] = [0.3, 0.3, 5, 5, 5, 5]
+        var g = [Float](repeating: 0, count: K)
+        let wide = LearningWithoutForgetting.distillation(logits: z, targets: y, groups: [DistillationGroup(distilled: old, softmax: seen)],
+                                                          rows: 1, classes: K, temperature: 1, weight: 1, gradient: &g)
+        #expect(abs(wide - Float(log(4.0))) < 1e-6)
+        for (k, expected) in [Float(-0.25), -0.25, 0.25, 0.25, 0, 0].enumerated() { #expect(abs(g[k] - expected) < 1e-6, "output \(k)") }
+        var h = [Float](repeating: 0, count: K)
+        let narrow = LearningWithoutForgetting.distillation(logits: z, targets: y, groups: [DistillationGroup(old)],
+                                                            rows: 1, classes: K, temperature: 1, weight: 1, gradient: &h)
+        #expect(abs(narrow - Float(log(2.0))) < 1e-6 && h.allSatisfy { abs($0) < 1e-7 })
+
+        let rows = 3, T: Float = 2
+        var random = RandomStream(seed: 5, purpose: "logits")
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: rows * K)
+        defer { logits.deallocate() }
+        for i in 0..<(rows * K) { logits[i] = 3 * (random.nextFloat() - 0.5) }
+        let targets = (0..<(rows * K)).map { _ in 3 * (random.nextFloat() - 0.5) }
+        let group = DistillationGroup(distilled: old, softmax: seen)
+        func loss(_ gradient: UnsafeMutablePointer<Float>?) -> Double {
+            var scratch = [Float](repeating: 0, count: rows * K)
+            return Double(scratch.withUnsafeMutableBufferPointer { s in
+                LearningWithoutForgetting.distillation(logits: logits, targets: targets, groups: [group], rows: rows, classes: K,
+                                                       temperature: T, weight: 1.5, gradient: gradient ?? s.baseAddress!)
+            })
         }
-        #expect(try units(.task) == [[0, 1], [2, 3]])
-        #expect(try units(.class) == [[0, 1, 2, 3]])
-        #expect(try units(.domain) == [[0, 1]])
+        var analytic = [Float](repeating: 0, count: rows * K)
+        _ = analytic.withUnsafeMutableBufferPointer { loss($0.baseAddress!) }
+        for n in 0..<rows {
+            #expect(analytic[n * K + 4] == 0 && analytic[n * K + 5] == 0)
+            #expect(analytic[n * K + 2] > 0 && analytic[n * K + 3] > 0, "row \(n): the current task's logits are pulled down")
+        }
+        let check = GradientCheck(epsilon: 1e-2, floor: 1e-3)
+        let result = check.compare(values: logits, analytic: analytic, indices: Array(0..<(rows * K)), loss: { loss(nil) })
+        #expect(result.maxError < 1e-2, "\(result)")
+    }
+
+    /// Which outputs are distilled while task t = 2 (0-based) is trained on split mnist-mini (5 tasks,
+    /// digits in order): task-IL every earlier head ({0,1} and {2,3}), each its own softmax;
+    /// class-IL the classes of tasks 1–2 ({0,1,2,3}) under a softmax over every class so far
+    /// ({0,…,5}), or over {0,1,2,3} with `softmax` = distilled; domain-IL the shared head (2 outputs).
+    @Test func distilledOutputsPerSetting() throws {
+        func units(_ setting: Setting, _ softmax: LwFConfig.Softmax = .seen) throws -> [[[Int]]] {
+            let scenario = try Scenario(ScenarioConfig(kind: .split, setting: setting, tasks: 5), dataset: mnistMini, seed: 1)
+            func on(_ mask: [UInt8]) -> [Int] { mask.indices.filter { mask[$0] != 0 } }
+            return LearningWithoutForgetting.groups(in: scenario, task: 2, softmax: softmax).map { [on($0.distilled), on($0.softmax)] }
+        }
+        #expect(try units(.task) == [[[0, 1], [0, 1]], [[2, 3], [2, 3]]])
+        #expect(try units(.class) == [[[0, 1, 2, 3], [0, 1, 2, 3, 4, 5]]])
+        #expect(try units(.class, .distilled) == [[[0, 1, 2, 3], [0, 1, 2, 3]]])
+        #expect(try units(.domain) == [[[0, 1], [0, 1]]])
+        #expect(try units(.task, .distilled) == units(.task))
         let first = try Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 5), dataset: mnistMini, seed: 1)
         #expect(LearningWithoutForgetting.groups(in: first, task: 0).isEmpty)
     }
