@@ -24,7 +24,6 @@ let package = Package(
         .library(name: "Continual", targets: ["Continual"]),
         .library(name: "Experiments", targets: ["Experiments"]),
         .library(name: "Figures", targets: ["Figures"]),
-        .library(name: "Schema", targets: ["Schema"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

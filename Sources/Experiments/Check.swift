@@ -145,6 +145,26 @@ public struct Baseline: Codable, Sendable, Equatable {
     }
 }
 
+extension Baseline {
+    /// Runs every cell of `config` afresh, in this process, into `outputDirectory/<folder>/` (the
+    /// folder is emptied first, under its lock), and returns the run's baseline — named `preset`,
+    /// made from `config` as given — with the run's outcome. This is the run of `bench check` (the
+    /// ci preset into `ci-check/`), and of a program with components of its own that checks its
+    /// experiment against a baseline of its own (`Examples/`): both then compare with
+    /// `CheckReport`.
+    public static func run(preset: String, config: ExperimentConfig, folder: String, outputDirectory: URL,
+                           dataDirectory: String?, log: @escaping @Sendable (String) -> Void = { _ in }) throws
+        -> (baseline: Baseline, outcome: Runner.Outcome) {
+        var named = config
+        named.name = folder
+        var runner = Runner(config: named, outputDirectory: outputDirectory, dataDirectory: dataDirectory)
+        runner.startFresh = true  // under the folder's lock
+        runner.log = log
+        let outcome = try runner.run()
+        return (Baseline(preset: preset, config: config, records: outcome.aggregate.records), outcome)
+    }
+}
+
 /// A baseline that cannot be compared, or cannot be read.
 public struct CheckError: Error, CustomStringConvertible, Equatable {
     public let description: String

@@ -33,11 +33,23 @@ struct Rect: Sendable, Equatable {
     var midY: Double { y + height / 2 }
 }
 
+/// Measures text: the advance width of a string in the figures' font (`Style.fontFamily`) at a
+/// size. A figure's layout takes a measure and nothing else of cairo, so layouts are plain values
+/// that tests compute with a measure of their own; `Canvas` is the measure of real figures.
+protocol TextMeasure {
+    func width(_ s: String, size: Double, bold: Bool) -> Double
+}
+
+extension TextMeasure {
+    /// Width of `s` at `size` in the regular weight.
+    func width(_ s: String, size: Double) -> Double { width(s, size: size, bold: false) }
+}
+
 /// A thin layer over a cairo context: the module's fonts, colours and text placement.
 ///
 /// Text uses cairo's toy font API with DejaVu Sans and hint metrics off, so glyph advances (and
 /// therefore every layout decision) are the same on the PNG, PDF and SVG surfaces.
-final class Canvas {
+final class Canvas: TextMeasure {
     enum HAlign { case left, center, right }
     enum VAlign {
         /// y is the baseline.
@@ -107,7 +119,7 @@ final class Canvas {
     }
 
     /// Width of `s` at `size` without changing the current font for good.
-    func width(_ s: String, size: Double, bold: Bool = false) -> Double {
+    func width(_ s: String, size: Double, bold: Bool) -> Double {
         let (oldSize, oldBold) = (fontSize, self.bold)
         font(size, bold: bold)
         defer { font(oldSize, bold: oldBold) }

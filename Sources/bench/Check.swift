@@ -38,15 +38,12 @@ struct Check: ParsableCommand {
             if let junit { try AtomicFile.checkReplaceable(junit) }
             // Read (and so validate) the baseline before spending minutes on the run.
             let recorded = update ? nil : try Baseline.load(baselineURL)
-            var config = Preset.ci.config
+            let config = Preset.ci.config
             try recorded?.checkComparable(with: config, dataDirectory: dataDir)
-            config.name = "ci-check"
-            var runner = Runner(config: config, outputDirectory: URL(fileURLWithPath: out), dataDirectory: dataDir)
-            runner.startFresh = true  // under the folder's lock
-            runner.log = { printError($0) }
             let started = Date()
-            let outcome = try runner.run()
-            let current = Baseline(preset: Preset.ci.rawValue, config: Preset.ci.config, records: outcome.aggregate.records)
+            let (current, outcome) = try Baseline.run(preset: Preset.ci.rawValue, config: config, folder: "ci-check",
+                                                      outputDirectory: URL(fileURLWithPath: out), dataDirectory: dataDir,
+                                                      log: { printError($0) })
             let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
 
             guard let recorded else {

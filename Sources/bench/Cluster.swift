@@ -8,8 +8,8 @@ extension Run {
     func makeRunner() throws -> Runner {
         let config = try makeConfig()
         let fileSettings = try experimentFile()
-        return Runner(config: config, outputDirectory: URL(fileURLWithPath: out ?? fileSettings?.out ?? "results").absoluteURL,
-                      dataDirectory: (dataDir ?? fileSettings?.dataDir).map { URL(fileURLWithPath: $0).absoluteURL.path })
+        return Runner(config: config, outputDirectory: URL(fileURLWithPath: control.out ?? fileSettings?.out ?? "results").absoluteURL,
+                      dataDirectory: (data.dataDir ?? fileSettings?.dataDir).map { URL(fileURLWithPath: $0).absoluteURL.path })
     }
 }
 

@@ -58,54 +58,13 @@ struct Run: ParsableCommand {
                 """ + ComponentArguments.help(registry: .standard))
     }
 
-    @Option(help: "Starting configuration: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")) (default quick, or the file's preset).")
-    var preset: Preset?
-    @Option(help: "Experiment name: the folder under --out (default: the preset's name).")
-    var name: String?
-    @Option(help: "Dataset: a catalog name (mnist-mini, mnist-partial, mnist, fashion-mnist, kmnist) or a folder holding the four IDX files.")
-    var dataset: String?
-    @Option(help: "Folder to look for datasets in first (DIR/<name>/ or DIR itself).")
-    var dataDir: String?
-    @Option(help: "Scenario: split, permuted or rotated.")
-    var scenario: ScenarioKind?
-    @Option(help: "What is known at test time: task, domain or class.")
-    var setting: Setting?
-    @Option(help: "Number of tasks.")
-    var tasks: Int?
-    @Option(help: "Split only: class order, fixed or seeded.")
-    var classOrder: ClassOrder?
-    @Option(help: "Passes over each task's training set.")
-    var epochs: Int?
-    @Option(help: "Optimizer steps per task (overrides --epochs).")
-    var iterations: Int?
-    @Option(help: "Samples per step from the current task.")
-    var batchSize: Int?
-    @Option(help: "Learning rate.")
-    var lr: Double?
-    @Option(help: "Stop a cell as diverged when its training loss exceeds this (a non-finite loss always does).")
-    var lossLimit: Double?
-    @Option(help: "Optimizer: sgd or adam.")
-    var optimizer: OptimizerKind?
-    @Option(help: "Hidden layer widths, e.g. 400,400.")
-    var hidden: Widths?
-    @Option(help: "Seeds: a count (3 → 1,2,3), a range (4..8) or a list (1,5,9).")
-    var seeds: SeedList?
-    @Option(parsing: .upToNextOption, help: "Methods to run: finetune, joint, or components joined by + (\(ComponentRegistry.standard.keys.map(\.rawValue).joined(separator: ", ")), e.g. memory+moe+replay); several allowed.")
-    var method: [String] = []
-    @Option(help: "Add a method made of these components (comma-separated: \(ComponentRegistry.standard.keys.map(\.rawValue).joined(separator: ","))); repeatable.")
-    var components: [String] = []
-    @Option(help: "Also evaluate every task seen so far every N steps during training (the stability gap; curves.csv).") var evalEvery: Int?
-    @Option(help: "With --eval-every: test samples per task in those evaluations (a fixed subset; default 1000).") var evalSubsample: Int?
-    @Option(help: "With --eval-every: K, the steps after a task switch in which the stability gap takes its minimum (default 100).") var gapWindow: Int?
-    @Option(help: "OpenBLAS threads.")
-    var threads: Int?
-    @Option(help: "Output folder; results go to <out>/<experiment>/ (default results).")
-    var out: String?
-    @OptionGroup var study: StudyOptions
-    @Flag(help: "Print the configuration as JSON and exit without running.")
-    var dryRun = false
-    @Flag(help: "Download the dataset first when it is missing (as `bench datasets fetch`, verified); off by default.")
-    var fetch = false
+    @OptionGroup(title: "Experiment") var experiment: ExperimentOptions
+    @OptionGroup(title: "Data") var data: DataOptions
+    @OptionGroup(title: "Scenario") var scenario: ScenarioOptions
+    @OptionGroup(title: "Training") var training: TrainingOptions
+    @OptionGroup(title: "Evaluation during training") var evaluation: EvaluationOptions
+    @OptionGroup(title: "Ablation") var study: StudyOptions
+    @OptionGroup(title: "Output and run control") var control: RunControlOptions
     /// The experiment file and the component options (`--ewc-lambda 100`), which the component
     /// declarations define (`ComponentArguments`).
     @Argument(parsing: .allUnrecognized, help: .hidden)
@@ -119,36 +78,17 @@ struct Run: ParsableCommand {
     /// The experiment file, if one was given.
     func experimentFile() throws -> ExperimentFile? {
         guard let file = try arguments().file else { return nil }
-        do { return try ExperimentFile.load(file, preset: preset) } catch let error as ConfigError { throw ValidationError(error.description) }
+        do { return try ExperimentFile.load(file, preset: experiment.preset) } catch let error as ConfigError { throw ValidationError(error.description) }
     }
+
+    /// The option groups that set parts of the configuration (the ablation design aside).
+    var configGroups: [any ConfigOptionGroup] { [experiment, data, scenario, training, evaluation, control] }
 
     /// The preset (or the experiment file) with every given option applied.
     func makeConfig() throws -> ExperimentConfig {
-        var c = try experimentFile()?.config ?? (preset ?? .quick).config
-        if let name { c.name = name }
-        if let dataset { c.dataset = dataset }
-        if let scenario { c.scenario = c.scenario.choosing(kind: scenario, setting: setting, tasks: tasks) }
-        if let setting { c.scenario.setting = setting }
-        if let tasks { c.scenario.tasks = tasks }
-        if let classOrder { c.scenario.classOrder = classOrder }
-        if let epochs { c.training.epochs = epochs; c.training.iterations = nil }
-        if let iterations { c.training.iterations = iterations }
-        if let batchSize { c.training.batchSize = batchSize }
-        if let lr { c.training.learningRate = lr }
-        if let lossLimit { c.training.lossLimit = lossLimit }
-        if let optimizer { c.training.optimizer = optimizer }
-        if let hidden { c.training.hidden = hidden.widths }
-        if let seeds { c.seeds = seeds.seeds }
-        if !method.isEmpty { c.methods = method.flatMap { $0.split(separator: ",").map(String.init) } }
-        for set in components {
-            let name = set.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "+")
-            if !c.methods.contains(name) { c.methods.append(name) }
-        }
+        var c = try experimentFile()?.config ?? (experiment.preset ?? .quick).config
+        for group in configGroups { group.apply(to: &c) }
         try arguments().apply(to: &c.components)
-        if let evalEvery { c.training.evalEvery = evalEvery }
-        if let evalSubsample { c.training.evalSubsample = evalSubsample }
-        if let gapWindow { c.training.gapWindow = gapWindow }
-        if let threads { c.threads = threads }
         if let design = try study.design() { c.ablation = design }
         return c
     }
@@ -157,19 +97,10 @@ struct Run: ParsableCommand {
     /// message names the flag of a setting given as a flag, and the key path of one from a file.
     func givenFlags() throws -> [String: String] {
         var given: [String: String] = [:]
-        let core: [(String, String, Bool)] = [
-            ("name", "--name", name != nil), ("dataset", "--dataset", dataset != nil),
-            ("scenario.kind", "--scenario", scenario != nil), ("scenario.setting", "--setting", setting != nil),
-            ("scenario.tasks", "--tasks", tasks != nil), ("scenario.classOrder", "--class-order", classOrder != nil),
-            ("training.epochs", "--epochs", epochs != nil), ("training.iterations", "--iterations", iterations != nil),
-            ("training.batchSize", "--batch-size", batchSize != nil), ("training.learningRate", "--lr", lr != nil),
-            ("training.optimizer", "--optimizer", optimizer != nil), ("training.hidden", "--hidden", hidden != nil),
-            ("seeds", "--seeds", seeds != nil), ("methods", "--method", !method.isEmpty || !components.isEmpty),
-            ("threads", "--threads", threads != nil), ("training.evalEvery", "--eval-every", evalEvery != nil),
-            ("training.evalSubsample", "--eval-subsample", evalSubsample != nil), ("training.gapWindow", "--gap-window", gapWindow != nil),
-        ]
         let fromFile = try arguments().file != nil
-        for (path, flag, set) in core where set || !fromFile { given[path] = flag }
+        for group in configGroups {
+            for (path, flag, set) in group.keyPaths where set || !fromFile { given[path] = flag }
+        }
         let flagsGiven = try arguments().flags
         for option in ComponentRegistry.standard.options where flagsGiven.contains(option.flag) || !fromFile {
             given[option.path] = "--" + option.flag
@@ -179,26 +110,26 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         _ = try arguments()
-        if out?.isEmpty == true { throw ValidationError("--out must name a folder; an empty path would write into the current folder") }
+        if control.out?.isEmpty == true { throw ValidationError("--out must name a folder; an empty path would write into the current folder") }
         do { try makeConfig().validatedPlan() } catch let error as ConfigError {
             throw ValidationError(ComponentArguments.flagged(error, flags: try givenFlags()))
         }
-        if let jobs = study.jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
+        if let jobs = control.jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
     }
 
     func run() throws {
         let config = try makeConfig()
-        if dryRun {
+        if control.dryRun {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             return try reportingErrors { try say(String(decoding: try encoder.encode(config), as: UTF8.self)) }
         }
         try reportingErrors {
             let fileSettings = try experimentFile()
-            if fetch { try fetchIfMissing(config.dataset, dataDir: dataDir ?? fileSettings?.dataDir) }
-            var runner = Runner(config: config, outputDirectory: URL(fileURLWithPath: out ?? fileSettings?.out ?? "results"),
-                                dataDirectory: dataDir ?? fileSettings?.dataDir)
-            runner.workers = study.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
+            if data.fetch { try fetchIfMissing(config.dataset, dataDir: data.dataDir ?? fileSettings?.dataDir) }
+            var runner = Runner(config: config, outputDirectory: URL(fileURLWithPath: control.out ?? fileSettings?.out ?? "results"),
+                                dataDirectory: data.dataDir ?? fileSettings?.dataDir)
+            runner.workers = control.jobs ?? fileSettings?.jobs ?? ProcessInfo.processInfo.activeProcessorCount
             runner.workerExecutable = currentExecutable()
             runner.interval = study.interval
             let display = ProgressDisplay(terminal: isatty(STDERR_FILENO) != 0) { _ = try? StandardStream.write($0, to: STDERR_FILENO) }

@@ -3,7 +3,7 @@ import Continual
 import Experiments
 import Foundation
 
-/// The options of `run` that choose an ablation design and how many worker processes run it.
+/// The options of `run` that choose an ablation design and the interval of its differences.
 struct StudyOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Leave-one-out ablation: the full model, the full model without each given component, finetune and joint, over the same seeds. A component, a comma-separated list, or all.",
@@ -15,8 +15,6 @@ struct StudyOptions: ParsableArguments {
     var factorial = false
     @Option(help: "Interval of the ablation's paired differences: paired-t (Student t, n − 1 df; default) or bootstrap-percentile (used only with 10 or more seeds; fewer fall back to paired-t, and each row says which).")
     var interval: IntervalMethod = .pairedT
-    @Option(help: "Parallel worker processes, each with --threads BLAS threads (default: the number of cores; 1 runs in this process).")
-    var jobs: Int?
 
     /// The design chosen by these options, or nil for none; throws if several are given.
     func design() throws -> AblationDesign? {

@@ -69,7 +69,7 @@ enum Axis {
     }
 
     /// The horizontal room a left axis needs: tick marks, tick labels and the rotated label.
-    static func leftWidth(_ c: Canvas, tickLabels: [String], label: Bool) -> Double {
+    static func leftWidth(_ c: some TextMeasure, tickLabels: [String], label: Bool) -> Double {
         Style.tickLength + 2 + maxWidth(c, tickLabels, size: Style.tickSize) + (label ? 4 + Style.labelSize * (Style.capHeight + Style.descent) : 0)
     }
 
@@ -86,7 +86,7 @@ enum Axis {
     /// Height of a bottom axis: tick marks and one line of tick labels.
     static var bottomHeight: Double { Style.tickLength + 2 + Style.tickSize * Style.capHeight }
 
-    static func maxWidth(_ c: Canvas, _ texts: [String], size: Double, bold: Bool = false) -> Double {
+    static func maxWidth(_ c: some TextMeasure, _ texts: [String], size: Double, bold: Bool = false) -> Double {
         texts.map { c.width($0, size: size, bold: bold) }.max() ?? 0
     }
 }
@@ -99,12 +99,12 @@ struct TitleBlock {
 
     static let gap = 6.0
 
-    func oneLine(_ c: Canvas, width: Double) -> Bool {
+    func oneLine(_ c: some TextMeasure, width: Double) -> Bool {
         c.width(head, size: Style.titleSize, bold: true) + Self.gap + c.width(note, size: Style.noteSize) <= width
     }
 
     /// Height from the top of the figure to the top of what follows the title.
-    func height(_ c: Canvas, width: Double) -> Double {
+    func height(_ c: some TextMeasure, width: Double) -> Double {
         let head = 5 + Style.titleSize * Style.capHeight
         return (oneLine(c, width: width) || note.isEmpty ? head : head + 3 + Style.noteSize * Style.capHeight) + 7
     }
@@ -171,12 +171,12 @@ struct LegendRows {
     static let rowHeight = 10.0
     static let spacing = 9.0
 
-    private func entryWidth(_ c: Canvas, _ e: Entry) -> Double {
+    private func entryWidth(_ c: some TextMeasure, _ e: Entry) -> Double {
         Self.sample + 3 + c.width(e.label, size: Style.legendSize)
     }
 
     /// Entry indices per row, greedily filled to `width`.
-    func rows(_ c: Canvas, width: Double) -> [[Int]] {
+    func rows(_ c: some TextMeasure, width: Double) -> [[Int]] {
         var rows: [[Int]] = [[]]
         var used = 0.0
         for (i, e) in entries.enumerated() {
@@ -191,7 +191,7 @@ struct LegendRows {
         return rows
     }
 
-    func height(_ c: Canvas, width: Double) -> Double { Double(rows(c, width: width).count) * Self.rowHeight }
+    func height(_ c: some TextMeasure, width: Double) -> Double { Double(rows(c, width: width).count) * Self.rowHeight }
 
     /// Draws the rows centred in [x, x + width], the first row's centre line at y + rowHeight/2.
     func draw(_ c: Canvas, x: Double, y: Double, width: Double) {

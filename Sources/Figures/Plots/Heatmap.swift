@@ -7,7 +7,60 @@ import Foundation
 /// scale for every method; each cell carries the mean accuracy in percent when the cell is
 /// large enough to hold it legibly, in black or white, whichever contrasts more with the cell.
 enum Heatmap {
+    /// Where everything of one heatmap goes, in points, computed before anything is drawn.
+    struct Layout {
+        var width: Double
+        var height: Double
+        var title: TitleBlock
+        var tasks: Int
+        /// "b", then 1…T.
+        var rowLabels: [String]
+        /// The top-left corner of the grid (the b row's top).
+        var x0: Double
+        var y0: Double
+        var cellWidth: Double
+        var cellHeight: Double
+        /// The space between the b row and row 1.
+        var gap: Double
+        var gridWidth: Double
+        var gridHeight: Double
+        /// The white line between cells.
+        var border: Double
+        /// The cells' text size and decimals; nil when even whole percents do not fit.
+        var annotation: (size: Double, decimals: Int)?
+        /// Rows 1…T and columns are labelled every `rowEvery`-th / `columnEvery`-th.
+        var rowEvery: Int
+        var columnEvery: Int
+        /// The colour bar right of the grid, over its full height.
+        var colorBar: Rect
+
+        /// The top of row `a` (0 = the b row).
+        func rowY(_ a: Int) -> Double { y0 + Double(a) * cellHeight + (a > 0 ? gap : 0) }
+
+        /// The cell of "trained up to task a" (0 = b) and "evaluated task j" (1…T).
+        func cell(afterTask a: Int, task j: Int) -> Rect {
+            Rect(x: x0 + Double(j - 1) * cellWidth, y: rowY(a), width: cellWidth, height: cellHeight)
+        }
+
+        /// The rows with a label: b, and every `rowEvery`-th from row 1.
+        var labelledRows: [Int] { (0...tasks).filter { a in a == 0 || (a - 1) % rowEvery == 0 } }
+        /// The columns with a label: every `columnEvery`-th from column 1.
+        var labelledColumns: [Int] { (1...tasks).filter { j in (j - 1) % columnEvery == 0 } }
+
+        /// The colour bar's ticks: 0, 25, 50, 75, 100 % with their y.
+        var colorBarTicks: [(percent: Int, y: Double)] {
+            stride(from: 0, through: 100, by: 25).map { p in (p, colorBar.maxY - Double(p) / 100 * colorBar.height) }
+        }
+    }
+
     static func figure(_ m: MethodMatrices, stem: String, measure c: Canvas) -> Figure {
+        let l = layout(m, measure: c)
+        return Figure(stem: stem, title: "Accuracy matrix: \(m.method), \(m.eval.label)", width: l.width, height: l.height) { c in
+            draw(c, m, l)
+        }
+    }
+
+    static func layout(_ m: MethodMatrices, measure c: some TextMeasure) -> Layout {
         let T = m.tasks
         precondition(T >= 1, "a matrix has at least one task")
         let width = Style.singleColumn
@@ -39,61 +92,64 @@ enum Heatmap {
         let rowEvery = max(1, Int(((Style.tickSize * Style.capHeight + 2.5) / cellH).rounded(.up)))
         let border = min(0.8, 0.06 * min(cellW, cellH))
         let x0 = left, y0 = top
-        func rowY(_ a: Int) -> Double { y0 + Double(a) * cellH + (a > 0 ? gap : 0) }
+        return Layout(width: width, height: height, title: title, tasks: T, rowLabels: rowLabels, x0: x0, y0: y0,
+                      cellWidth: cellW, cellHeight: cellH, gap: gap, gridWidth: gridWidth, gridHeight: gridHeight,
+                      border: border, annotation: annotation, rowEvery: rowEvery, columnEvery: columnEvery,
+                      colorBar: Rect(x: x0 + gridWidth + 9, y: y0, width: barWidth, height: gridHeight))
+    }
 
-        return Figure(stem: stem, title: "Accuracy matrix: \(m.method), \(m.eval.label)", width: width, height: height) { c in
-            title.draw(c, x: 4, width: width - 8)
-            for a in 0...T {
-                for j in 1...T {
-                    let r = Rect(x: x0 + Double(j - 1) * cellW, y: rowY(a), width: cellW, height: cellH)
-                    guard let e = means[a][j - 1] else {
-                        c.fill(r, RGB(hex: 0xF2F2F2))
-                        c.stroke(r, .white, width: border)
-                        c.font(annotation?.size ?? Style.tickSize)
-                        c.text("–", r.midX, r.midY, align: .center, valign: .center, color: .muted)
-                        continue
-                    }
-                    let color = Palette.viridis(e.mean)
-                    c.fill(r, color)
-                    c.stroke(r, .white, width: border)
-                    if let annotation {
-                        c.font(annotation.size)
-                        c.text(Ticks.format(100 * e.mean, decimals: annotation.decimals), r.midX, r.midY,
-                               align: .center, valign: .center, color: color.textColor)
-                    }
+    static func draw(_ c: Canvas, _ m: MethodMatrices, _ l: Layout) {
+        let T = l.tasks
+        l.title.draw(c, x: 4, width: l.width - 8)
+        for a in 0...T {
+            for j in 1...T {
+                let r = l.cell(afterTask: a, task: j)
+                guard let e = m.cell(afterTask: a, task: j) else {
+                    c.fill(r, RGB(hex: 0xF2F2F2))
+                    c.stroke(r, .white, width: l.border)
+                    c.font(l.annotation?.size ?? Style.tickSize)
+                    c.text("–", r.midX, r.midY, align: .center, valign: .center, color: .muted)
+                    continue
+                }
+                let color = Palette.viridis(e.mean)
+                c.fill(r, color)
+                c.stroke(r, .white, width: l.border)
+                if let annotation = l.annotation {
+                    c.font(annotation.size)
+                    c.text(Ticks.format(100 * e.mean, decimals: annotation.decimals), r.midX, r.midY,
+                           align: .center, valign: .center, color: color.textColor)
                 }
             }
-            // Row and column labels, axis labels.
-            c.font(Style.tickSize)
-            for a in 0...T where a == 0 || (a - 1) % rowEvery == 0 {
-                c.text(rowLabels[a], x0 - 3, rowY(a) + cellH / 2, align: .right, valign: .center)
-            }
-            for j in 1...T where (j - 1) % columnEvery == 0 {
-                c.text(String(j), x0 + (Double(j) - 0.5) * cellW, y0 + gridHeight + 2 + Style.tickLength,
-                       align: .center, valign: .top)
-            }
-            c.font(Style.labelSize)
-            c.text("evaluated task", x0 + gridWidth / 2, height - 4, align: .center, valign: .bottom)
-            c.text("trained up to task", 4, y0 + gridHeight / 2, align: .center, valign: .top, angle: -Double.pi / 2)
-
-            // Colour bar over the full grid height.
-            let bar = Rect(x: x0 + gridWidth + 9, y: y0, width: barWidth, height: gridHeight)
-            c.verticalGradient(bar, Palette.viridis)
-            c.stroke(bar, .ink, width: 0.4)
-            c.font(Style.tickSize)
-            for p in stride(from: 0, through: 100, by: 25) {
-                let y = bar.maxY - Double(p) / 100 * bar.height
-                c.line(bar.maxX, y, bar.maxX + Style.tickLength, y, width: 0.5)
-                c.text(String(p), bar.maxX + Style.tickLength + 2, y, valign: .center)
-            }
-            c.font(Style.labelSize)
-            c.text("accuracy (%)", width - 4, y0 + gridHeight / 2, align: .center, valign: .bottom, angle: -Double.pi / 2)
         }
+        // Row and column labels, axis labels.
+        c.font(Style.tickSize)
+        for a in l.labelledRows {
+            c.text(l.rowLabels[a], l.x0 - 3, l.rowY(a) + l.cellHeight / 2, align: .right, valign: .center)
+        }
+        for j in l.labelledColumns {
+            c.text(String(j), l.x0 + (Double(j) - 0.5) * l.cellWidth, l.y0 + l.gridHeight + 2 + Style.tickLength,
+                   align: .center, valign: .top)
+        }
+        c.font(Style.labelSize)
+        c.text("evaluated task", l.x0 + l.gridWidth / 2, l.height - 4, align: .center, valign: .bottom)
+        c.text("trained up to task", 4, l.y0 + l.gridHeight / 2, align: .center, valign: .top, angle: -Double.pi / 2)
+
+        // Colour bar over the full grid height.
+        let bar = l.colorBar
+        c.verticalGradient(bar, Palette.viridis)
+        c.stroke(bar, .ink, width: 0.4)
+        c.font(Style.tickSize)
+        for (p, y) in l.colorBarTicks {
+            c.line(bar.maxX, y, bar.maxX + Style.tickLength, y, width: 0.5)
+            c.text(String(p), bar.maxX + Style.tickLength + 2, y, valign: .center)
+        }
+        c.font(Style.labelSize)
+        c.text("accuracy (%)", l.width - 4, l.y0 + l.gridHeight / 2, align: .center, valign: .bottom, angle: -Double.pi / 2)
     }
 
     /// The largest font (≤ 7 pt, ≥ 4.5 pt) at which every cell's text fits with a margin, and
     /// the number of decimals; nil when even whole percents do not fit.
-    static func annotationStyle(_ c: Canvas, means: [[Estimate?]], cellW: Double, cellH: Double) -> (size: Double, decimals: Int)? {
+    static func annotationStyle(_ c: some TextMeasure, means: [[Estimate?]], cellW: Double, cellH: Double) -> (size: Double, decimals: Int)? {
         let values = means.flatMap { $0 }.compactMap { $0?.mean }
         guard !values.isEmpty else { return nil }
         for decimals in [1, 0] {

@@ -23,7 +23,7 @@ enum MetricBars {
 
         static let rotation = 40.0 * Double.pi / 180
 
-        init(_ c: Canvas, labels: [String], plotWidth: Double) {
+        init(_ c: some TextMeasure, labels: [String], plotWidth: Double) {
             let slot = plotWidth / Double(max(labels.count, 1))
             let widths = labels.map { c.width($0, size: Style.tickSize) }
             let cap = Style.tickSize * Style.capHeight
@@ -65,25 +65,52 @@ enum MetricBars {
         return Ticks(covering: lo, hi == lo ? lo + 1 : hi, target: 5)
     }
 
-    /// One panel: optional panel title, y axis, bars, error bars and method labels in `outer`.
-    static func drawPanel(_ c: Canvas, outer: Rect, metric: MetricKey, bars: [Bar], panelTitle: String?,
-                          labels: LabelLayout, left: Double) {
+    /// Where one panel's parts go: its plot, value axis and bars.
+    struct PanelLayout {
+        var outer: Rect
+        var plot: Rect
+        var ticks: Ticks
+        /// y of a metric value (a fraction).
+        var ys: Scale
+        /// y of a tick value (percent), for the axis.
+        var axisScale: Scale
+        /// The x of the rotated axis label.
+        var axisLabelX: Double
+        /// The panel title's baseline, when the panel has a title.
+        var titleBaseline: Double?
+        /// Each bar's centre x.
+        var centres: [Double]
+        var barWidth: Double
+        var labels: LabelLayout
+    }
+
+    /// The layout of one panel in `outer`: optional title band, y axis, one slot per bar.
+    static func panelLayout(outer: Rect, metric: MetricKey, bars: [Bar], hasTitle: Bool, labels: LabelLayout,
+                            left: Double) -> PanelLayout {
         let ticks = valueTicks(metric, bars)
-        let titleBand = panelTitle == nil ? 0 : Style.labelSize * Style.capHeight + 6
+        let titleBand = hasTitle ? Style.labelSize * Style.capHeight + 6 : 0
         let plot = Rect(x: outer.x + left, y: outer.y + titleBand + 4,
                         width: outer.width - left - 4, height: outer.height - titleBand - 4 - labels.height)
-        if let panelTitle {
-            c.font(Style.labelSize, bold: true)
-            c.text(panelTitle, plot.x, outer.y + Style.labelSize * Style.capHeight + 1)
-        }
-        let ys = Scale(domain: (ticks.lower / 100, ticks.upper / 100), range: (plot.maxY, plot.y))
-        Axis.left(c, plot: plot, scale: Scale(domain: (ticks.lower, ticks.upper), range: (plot.maxY, plot.y)),
-                  ticks: ticks, label: "\(metric.label) (%)", labelX: outer.x + 4 + Style.labelSize * (Style.capHeight + Style.descent),
-                  tickText: ticks.label)
         let slot = plot.width / Double(max(bars.count, 1))
-        let centres = bars.indices.map { plot.x + (Double($0) + 0.5) * slot }
-        let barWidth = min(slot * 0.68, 26)
-        for (bar, x) in zip(bars, centres) {
+        return PanelLayout(outer: outer, plot: plot, ticks: ticks,
+                           ys: Scale(domain: (ticks.lower / 100, ticks.upper / 100), range: (plot.maxY, plot.y)),
+                           axisScale: Scale(domain: (ticks.lower, ticks.upper), range: (plot.maxY, plot.y)),
+                           axisLabelX: outer.x + 4 + Style.labelSize * (Style.capHeight + Style.descent),
+                           titleBaseline: hasTitle ? outer.y + Style.labelSize * Style.capHeight + 1 : nil,
+                           centres: bars.indices.map { plot.x + (Double($0) + 0.5) * slot },
+                           barWidth: min(slot * 0.68, 26), labels: labels)
+    }
+
+    /// Draws one panel: optional panel title, y axis, bars, error bars and method labels.
+    static func drawPanel(_ c: Canvas, _ p: PanelLayout, metric: MetricKey, bars: [Bar], panelTitle: String?) {
+        let plot = p.plot, ys = p.ys, barWidth = p.barWidth
+        if let panelTitle, let baseline = p.titleBaseline {
+            c.font(Style.labelSize, bold: true)
+            c.text(panelTitle, plot.x, baseline)
+        }
+        Axis.left(c, plot: plot, scale: p.axisScale, ticks: p.ticks, label: "\(metric.label) (%)", labelX: p.axisLabelX,
+                  tickText: p.ticks.label)
+        for (bar, x) in zip(bars, p.centres) {
             guard let v = bar.value else {
                 c.font(Style.noteSize)
                 c.text("n/a", x, ys(0) - 2, align: .center, valign: .bottom, color: .muted)
@@ -100,13 +127,13 @@ enum MetricBars {
                 c.line(x - cap, hi, x + cap, hi, width: 0.8)
             }
         }
-        if ticks.lower < 0 { c.line(plot.x, ys(0), plot.maxX, ys(0), width: 0.6, color: .ink) }
+        if p.ticks.lower < 0 { c.line(plot.x, ys(0), plot.maxX, ys(0), width: 0.6, color: .ink) }
         c.line(plot.x, plot.maxY, plot.maxX, plot.maxY)
-        labels.draw(c, labels: bars.map { shortened($0.method) }, centres: centres, y: plot.maxY)
+        p.labels.draw(c, labels: bars.map { shortened($0.method) }, centres: p.centres, y: plot.maxY)
     }
 
     /// The left margin of a panel: its y axis, and the overhang of rotated method labels.
-    static func panelLeft(_ c: Canvas, metric: MetricKey, bars: [Bar], outerWidth: Double) -> (left: Double, labels: LabelLayout) {
+    static func panelLeft(_ c: some TextMeasure, metric: MetricKey, bars: [Bar], outerWidth: Double) -> (left: Double, labels: LabelLayout) {
         let ticks = valueTicks(metric, bars)
         let axis = 4 + Axis.leftWidth(c, tickLabels: ticks.values.map(ticks.label), label: true)
         var left = axis
@@ -120,8 +147,24 @@ enum MetricBars {
 
     static func direction(_ metric: MetricKey) -> String { metric.higherIsBetter ? "higher is better" : "lower is better" }
 
+    /// The headline chart of one metric in one column: its size, title and one panel.
+    struct SingleLayout {
+        var width: Double
+        var height: Double
+        var title: TitleBlock
+        var panel: PanelLayout
+    }
+
     /// The headline chart of one metric in one column.
     static func single(metric: MetricKey, eval: EvalSetting, bars: [Bar], seeds: Int, stem: String, measure c: Canvas) -> Figure {
+        let l = singleLayout(metric: metric, eval: eval, bars: bars, seeds: seeds, measure: c)
+        return Figure(stem: stem, title: "\(metric.longLabel) per method, \(eval.label)", width: l.width, height: l.height) { c in
+            l.title.draw(c, x: 4, width: l.width - 8)
+            drawPanel(c, l.panel, metric: metric, bars: bars, panelTitle: nil)
+        }
+    }
+
+    static func singleLayout(metric: MetricKey, eval: EvalSetting, bars: [Bar], seeds: Int, measure c: some TextMeasure) -> SingleLayout {
         let width = Style.singleColumn
         let title = TitleBlock(head: "\(metric.longLabel) · \(eval.label)",
                                note: "mean ± 95% CI\(seeds > 0 ? ", \(seeds) seeds" : ""); \(direction(metric))")
@@ -129,17 +172,36 @@ enum MetricBars {
         let (left, labels) = panelLeft(c, metric: metric, bars: bars, outerWidth: width)
         let plotHeight = 112.0
         let height = top + 4 + plotHeight + labels.height + 4
-        return Figure(stem: stem, title: "\(metric.longLabel) per method, \(eval.label)", width: width, height: height) { c in
-            title.draw(c, x: 4, width: width - 8)
-            drawPanel(c, outer: Rect(x: 0, y: top, width: width, height: height - top - 4), metric: metric, bars: bars,
-                      panelTitle: nil, labels: labels, left: left)
-        }
+        let panel = panelLayout(outer: Rect(x: 0, y: top, width: width, height: height - top - 4), metric: metric, bars: bars,
+                                hasTitle: false, labels: labels, left: left)
+        return SingleLayout(width: width, height: height, title: title, panel: panel)
+    }
+
+    /// Several metrics' panels, two to a row: the size, title and each panel.
+    struct PanelsLayout {
+        var width: Double
+        var height: Double
+        var title: TitleBlock
+        /// One per metric, in the order given.
+        var panels: [PanelLayout]
     }
 
     /// Several metrics as panels two to a row (ACC, BWT, FWT and forgetting make a 2 × 2 panel),
     /// two columns wide; a single metric is one column wide.
     static func panel(metrics: [MetricKey], eval: EvalSetting, bars: [MetricKey: [Bar]], seeds: Int, stem: String,
                       measure c: Canvas) -> Figure {
+        let l = panelsLayout(metrics: metrics, eval: eval, bars: bars, seeds: seeds, measure: c)
+        return Figure(stem: stem, title: "Summary metrics per method, \(eval.label)", width: l.width, height: l.height) { c in
+            l.title.draw(c, x: 4, width: l.width - 8)
+            for (metric, panel) in zip(metrics, l.panels) {
+                drawPanel(c, panel, metric: metric, bars: bars[metric] ?? [],
+                          panelTitle: "\(metric.label) \(metric.higherIsBetter ? "↑" : "↓")")
+            }
+        }
+    }
+
+    static func panelsLayout(metrics: [MetricKey], eval: EvalSetting, bars: [MetricKey: [Bar]], seeds: Int,
+                             measure c: some TextMeasure) -> PanelsLayout {
         precondition(!metrics.isEmpty, "a panel figure needs a metric")
         let width = metrics.count == 1 ? Style.singleColumn : Style.doubleColumn
         let columns = min(metrics.count, 2), rows = (metrics.count + 1) / 2
@@ -159,16 +221,14 @@ enum MetricBars {
         let labelHeight = layouts.map(\.labels.height).max() ?? 0
         let cellHeight = 14 + 100 + labelHeight + 8
         let height = top + Double(rows) * cellHeight
-        return Figure(stem: stem, title: "Summary metrics per method, \(eval.label)", width: width, height: height) { c in
-            title.draw(c, x: 4, width: width - 8)
-            for (i, metric) in metrics.enumerated() {
-                let outer = Rect(x: Double(i % columns) * cellWidth, y: top + Double(i / columns) * cellHeight,
-                                 width: cellWidth, height: cellHeight - 8)
-                var layout = layouts[i].labels
-                layout.height = labelHeight
-                drawPanel(c, outer: outer, metric: metric, bars: bars[metric] ?? [],
-                          panelTitle: "\(metric.label) \(metric.higherIsBetter ? "↑" : "↓")", labels: layout, left: layouts[i].left)
-            }
+        let panels = metrics.enumerated().map { i, metric in
+            let outer = Rect(x: Double(i % columns) * cellWidth, y: top + Double(i / columns) * cellHeight,
+                             width: cellWidth, height: cellHeight - 8)
+            var labels = layouts[i].labels
+            labels.height = labelHeight
+            return panelLayout(outer: outer, metric: metric, bars: bars[metric] ?? [], hasTitle: true, labels: labels,
+                               left: layouts[i].left)
         }
+        return PanelsLayout(width: width, height: height, title: title, panels: panels)
     }
 }

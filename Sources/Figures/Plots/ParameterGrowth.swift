@@ -19,8 +19,43 @@ enum ParameterGrowth {
         }
     }
 
+    /// Where everything of the parameters figure goes, in points, computed before anything is
+    /// drawn.
+    struct Layout {
+        var width: Double
+        var height: Double
+        var title: TitleBlock
+        var plot: Rect
+        /// x: task 1…T; y: thousands of parameters from 0.
+        var xs: Scale
+        var ys: Scale
+        var yTicks: Ticks
+        var yLabelX: Double
+        /// The x-axis ticks: position and task number.
+        var xTicks: [(x: Double, label: String)]
+        var xLabelBaseline: Double
+        var markers: [Canvas.Marker]
+        var legend: LegendRows
+        var legendTop: Double
+
+        /// A y tick's text, in the decimals the ticks need.
+        func yText(_ v: Double) -> String { Ticks.format(v, decimals: yTicks.decimals) }
+        /// The points of a series: (x of task t, y of its value in thousands).
+        func points(_ values: [Double]) -> [(Double, Double)] {
+            values.enumerated().map { (xs(Double($0.offset + 1)), ys($0.element / 1000)) }
+        }
+    }
+
     static func figure(_ series: [(method: String, values: [Double])], colors: [String: RGB], seeds: Int,
                        stem: String, measure c: Canvas) -> Figure {
+        let l = layout(series, colors: colors, seeds: seeds, measure: c)
+        return Figure(stem: stem, title: "Parameters in use after each task", width: l.width, height: l.height) { c in
+            draw(c, series, colors: colors, l)
+        }
+    }
+
+    static func layout(_ series: [(method: String, values: [Double])], colors: [String: RGB], seeds: Int,
+                       measure c: some TextMeasure) -> Layout {
         let T = series.map(\.values.count).max() ?? 1
         let width = Style.singleColumn
         let title = TitleBlock(head: "Parameters in use after each task", note: seeds > 1 ? "mean over \(seeds) seeds" : "1 seed")
@@ -42,21 +77,26 @@ enum ParameterGrowth {
         let xs = Scale(domain: (0.7, Double(T) + 0.3), range: (plot.x, plot.maxX))
         let ys = Scale(domain: (yTicks.lower, yTicks.upper), range: (plot.maxY, plot.y))
         let labelEvery = T <= 12 ? 1 : Int((Double(T) / 10).rounded(.up))
+        return Layout(width: width, height: height, title: title, plot: plot, xs: xs, ys: ys, yTicks: yTicks,
+                      yLabelX: 4 + xLabelBand,
+                      xTicks: (1...T).filter { $0 % labelEvery == 0 || $0 == T || $0 == 1 }.map { (xs(Double($0)), String($0)) },
+                      xLabelBaseline: top + plotHeight + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight,
+                      markers: markers, legend: legend, legendTop: legendTop)
+    }
 
-        return Figure(stem: stem, title: "Parameters in use after each task", width: width, height: height) { c in
-            title.draw(c, x: 4, width: width - 8)
-            Axis.left(c, plot: plot, scale: ys, ticks: yTicks, label: "parameters (thousands)", labelX: 4 + xLabelBand, tickText: yText)
-            Axis.bottom(c, plot: plot, positions: (1...T).filter { $0 % labelEvery == 0 || $0 == T || $0 == 1 }.map { (xs(Double($0)), String($0)) })
-            c.font(Style.labelSize)
-            c.text("trained up to task", plot.midX, top + plotHeight + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight,
-                   align: .center)
-            for (i, s) in series.enumerated() {
-                let color = colors[s.method] ?? .muted
-                let points = s.values.enumerated().map { (xs(Double($0.offset + 1)), ys($0.element / 1000)) }
-                c.polyline(points, width: Style.lineWidth, color: color)
-                for p in points { c.marker(markers[i % markers.count], p.0, p.1, size: 3.6, color: color, fill: color) }
-            }
-            legend.draw(c, x: plot.x, y: legendTop, width: plot.width)
+    static func draw(_ c: Canvas, _ series: [(method: String, values: [Double])], colors: [String: RGB], _ l: Layout) {
+        let plot = l.plot
+        l.title.draw(c, x: 4, width: l.width - 8)
+        Axis.left(c, plot: plot, scale: l.ys, ticks: l.yTicks, label: "parameters (thousands)", labelX: l.yLabelX, tickText: l.yText)
+        Axis.bottom(c, plot: plot, positions: l.xTicks.map { ($0.x, $0.label) })
+        c.font(Style.labelSize)
+        c.text("trained up to task", plot.midX, l.xLabelBaseline, align: .center)
+        for (i, s) in series.enumerated() {
+            let color = colors[s.method] ?? .muted
+            let points = l.points(s.values)
+            c.polyline(points, width: Style.lineWidth, color: color)
+            for p in points { c.marker(l.markers[i % l.markers.count], p.0, p.1, size: 3.6, color: color, fill: color) }
         }
+        l.legend.draw(c, x: plot.x, y: l.legendTop, width: plot.width)
     }
 }

@@ -41,14 +41,43 @@ enum StabilityCurves {
                       lastStep: lastStep)
     }
 
+    /// Where everything of one stability figure goes, in points, computed before anything is
+    /// drawn.
+    struct Layout {
+        var width: Double
+        var height: Double
+        var title: TitleBlock
+        var plot: Rect
+        /// x: training step 0…last; y: accuracy 0…1.
+        var xs: Scale
+        var ys: Scale
+        var yTicks: Ticks
+        var yLabelX: Double
+        /// The x-axis ticks up to the last step: position and label.
+        var xTicks: [(x: Double, label: String)]
+        /// The x of the dotted task boundaries.
+        var boundaries: [Double]
+        var xLabelBaseline: Double
+        var colors: [RGB]
+        var legend: LegendRows
+        var legendTop: Double
+    }
+
     static func figure(_ s: Series, stem: String, measure c: Canvas) -> Figure {
+        let l = layout(s, measure: c)
+        return Figure(stem: stem, title: "Accuracy of each task during training, every evaluated step: \(s.method), \(s.eval.label)",
+                      width: l.width, height: l.height) { c in
+            draw(c, s, l)
+        }
+    }
+
+    static func layout(_ s: Series, measure c: some TextMeasure) -> Layout {
         let T = s.tasks
         let width = Style.singleColumn
         let title = TitleBlock(head: "\(s.method) · \(s.eval.label) · during training",
                                note: s.seeds > 1 ? "mean ± 95% CI, \(s.seeds) seeds; test subsample" : "1 seed, no CI; test subsample")
         let yTicks = Ticks(values: [0, 0.2, 0.4, 0.6, 0.8, 1.0], decimals: 0)
-        let yText = { (v: Double) in String(Int((v * 100).rounded())) }
-        let left = 4 + Axis.leftWidth(c, tickLabels: yTicks.values.map(yText), label: true)
+        let left = 4 + Axis.leftWidth(c, tickLabels: yTicks.values.map(TaskCurves.percentText), label: true)
         let plotWidth = width - left - 8
         let colors = Palette.taskColors(T)
         let legend = LegendRows(entries: (1...T).map { LegendRows.Entry(label: "task \($0)", color: colors[$0 - 1], marker: nil, line: true) })
@@ -61,29 +90,34 @@ enum StabilityCurves {
         let xs = Scale(domain: (0, Double(max(s.lastStep, 1))), range: (plot.x, plot.maxX))
         let ys = Scale(domain: (0, 1), range: (plot.maxY, plot.y))
         let xTicks = Ticks(covering: 0, Double(max(s.lastStep, 1)), target: 5)
+        return Layout(width: width, height: height, title: title, plot: plot, xs: xs, ys: ys, yTicks: yTicks,
+                      yLabelX: 4 + xLabelBand,
+                      xTicks: xTicks.values.filter { $0 <= Double(s.lastStep) }.map { (xs($0), xTicks.label($0)) },
+                      boundaries: s.boundaries.map { xs(Double($0)) },
+                      xLabelBaseline: top + plotHeight + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight,
+                      colors: colors, legend: legend, legendTop: legendTop)
+    }
 
-        return Figure(stem: stem, title: "Accuracy of each task during training, every evaluated step: \(s.method), \(s.eval.label)",
-                      width: width, height: height) { c in
-            title.draw(c, x: 4, width: width - 8)
-            Axis.left(c, plot: plot, scale: ys, ticks: yTicks, label: "accuracy (%)", labelX: 4 + xLabelBand, tickText: yText)
-            for b in s.boundaries {
-                c.line(xs(Double(b)), plot.y, xs(Double(b)), plot.maxY, width: 0.5, color: RGB(hex: 0xA0A0A0), dash: [1, 1.5])
-            }
-            Axis.bottom(c, plot: plot, positions: xTicks.values.filter { $0 <= Double(s.lastStep) }.map { (xs($0), xTicks.label($0)) })
-            c.font(Style.labelSize)
-            c.text("training step", plot.midX, top + plotHeight + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight,
-                   align: .center)
-            for (j, points) in s.points.enumerated() where !points.isEmpty {
-                let color = colors[j]
-                let banded = points.filter { $0.estimate.halfWidth.isFinite }
-                if banded.count > 1 {
-                    let upper = banded.map { (xs(Double($0.step)), ys(min($0.estimate.high, 1))) }
-                    let lower = banded.reversed().map { (xs(Double($0.step)), ys(max($0.estimate.low, 0))) }
-                    c.fillPolygon(upper + lower, color: color, alpha: 0.16)
-                }
-                c.polyline(points.map { (xs(Double($0.step)), ys($0.estimate.mean)) }, width: Style.lineWidth * 0.8, color: color)
-            }
-            legend.draw(c, x: plot.x, y: legendTop, width: plot.width)
+    static func draw(_ c: Canvas, _ s: Series, _ l: Layout) {
+        let plot = l.plot, xs = l.xs, ys = l.ys
+        l.title.draw(c, x: 4, width: l.width - 8)
+        Axis.left(c, plot: plot, scale: ys, ticks: l.yTicks, label: "accuracy (%)", labelX: l.yLabelX, tickText: TaskCurves.percentText)
+        for x in l.boundaries {
+            c.line(x, plot.y, x, plot.maxY, width: 0.5, color: RGB(hex: 0xA0A0A0), dash: [1, 1.5])
         }
+        Axis.bottom(c, plot: plot, positions: l.xTicks.map { ($0.x, $0.label) })
+        c.font(Style.labelSize)
+        c.text("training step", plot.midX, l.xLabelBaseline, align: .center)
+        for (j, points) in s.points.enumerated() where !points.isEmpty {
+            let color = l.colors[j]
+            let banded = points.filter { $0.estimate.halfWidth.isFinite }
+            if banded.count > 1 {
+                let upper = banded.map { (xs(Double($0.step)), ys(min($0.estimate.high, 1))) }
+                let lower = banded.reversed().map { (xs(Double($0.step)), ys(max($0.estimate.low, 0))) }
+                c.fillPolygon(upper + lower, color: color, alpha: 0.16)
+            }
+            c.polyline(points.map { (xs(Double($0.step)), ys($0.estimate.mean)) }, width: Style.lineWidth * 0.8, color: color)
+        }
+        l.legend.draw(c, x: plot.x, y: l.legendTop, width: plot.width)
     }
 }

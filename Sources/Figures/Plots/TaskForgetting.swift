@@ -6,11 +6,56 @@ import Schema
 /// The per-seed value is `MethodMatrices.perTaskForgetting()`'s max earlier accuracy − final
 /// accuracy.
 enum TaskForgetting {
+    /// Where everything of the per-task forgetting figure goes, in points, computed before
+    /// anything is drawn.
+    struct Layout {
+        var width: Double
+        var height: Double
+        var title: TitleBlock
+        var plot: Rect
+        /// The value axis in percent, always including zero.
+        var ticks: Ticks
+        /// y of a forgetting value (a fraction).
+        var ys: Scale
+        /// y of a tick value (percent), for the axis.
+        var axisScale: Scale
+        var yLabelX: Double
+        var legend: LegendRows
+        var legendTop: Double
+        /// Groups of bars, one per task 1…T−1, each `groupWidth` wide; one bar per method.
+        var groups: Int
+        var methods: Int
+        var groupWidth: Double
+        var barWidth: Double
+        /// The labelled groups' x (task numbers; every k-th beyond 12 groups).
+        var xTicks: [(x: Double, label: String)]
+        var xLabelBaseline: Double
+
+        /// The centre of group g (0-based).
+        func groupCentre(_ g: Int) -> Double { plot.x + (Double(g) + 0.5) * groupWidth }
+        /// The centre x of method k's bar in group g.
+        func barCentre(group g: Int, method k: Int) -> Double {
+            let offset: Double = Double(k) - Double(methods - 1) / 2
+            return groupCentre(g) + offset * barWidth
+        }
+        /// The x of the separator left of group g (g ≥ 1).
+        func separator(_ g: Int) -> Double { plot.x + Double(g) * groupWidth }
+    }
+
     static func figure(_ all: [MethodMatrices], eval: EvalSetting, colors: [String: RGB], stem: String,
                        measure c: Canvas) -> Figure {
+        let values = all.map { $0.perTaskForgetting() }
+        let l = layout(all, values: values, eval: eval, colors: colors, measure: c)
+        return Figure(stem: stem, title: "Forgetting per task, \(eval.label)", width: l.width, height: l.height) { c in
+            draw(c, all, values: values, colors: colors, l)
+        }
+    }
+
+    /// `values[k][g]`: method k's forgetting of task g + 1 (mean and CI over seeds).
+    static func layout(_ all: [MethodMatrices], values: [[Estimate?]], eval: EvalSetting, colors: [String: RGB],
+                       measure c: some TextMeasure) -> Layout {
         let T = all.map(\.tasks).max() ?? 0
         let groups = max(T - 1, 1)
-        let values = all.map { $0.perTaskForgetting() }
         let bars = all.count * groups
         let width = bars > 24 ? Style.doubleColumn : Style.singleColumn
         let seeds = all.map(\.seeds.count).max() ?? 0
@@ -30,47 +75,50 @@ enum TaskForgetting {
         let xLabelBand = Style.labelSize * (Style.capHeight + Style.descent)
         let height = plotTop + plotHeight + Axis.bottomHeight + 4 + xLabelBand + 4
         let plot = Rect(x: left, y: plotTop, width: plotWidth, height: plotHeight)
-
-        return Figure(stem: stem, title: "Forgetting per task, \(eval.label)", width: width, height: height) { c in
-            title.draw(c, x: 4, width: width - 8)
-            legend.draw(c, x: plot.x, y: top, width: plot.width)
-            let ys = Scale(domain: (ticks.lower / 100, ticks.upper / 100), range: (plot.maxY, plot.y))
-            Axis.left(c, plot: plot, scale: Scale(domain: (ticks.lower, ticks.upper), range: (plot.maxY, plot.y)),
-                      ticks: ticks, label: "forgetting (%)", labelX: 4 + xLabelBand, tickText: ticks.label)
-            let groupWidth = plot.width / Double(groups)
-            let barWidth = min(groupWidth * 0.8 / Double(max(all.count, 1)), 18)
-            for g in 0..<groups {
-                let centre = plot.x + (Double(g) + 0.5) * groupWidth
-                if g > 0 {
-                    let x = plot.x + Double(g) * groupWidth
-                    c.line(x, plot.y, x, plot.maxY, width: Style.gridWidth, color: .grid)
-                }
-                for (k, m) in all.enumerated() {
-                    let offset: Double = Double(k) - Double(all.count - 1) / 2
-                    let x: Double = centre + offset * barWidth
-                    guard g < values[k].count, let e = values[k][g] else { continue }
-                    let y0 = ys(0), y1 = ys(e.mean)
-                    let r = Rect(x: x - barWidth / 2, y: min(y0, y1), width: barWidth, height: abs(y1 - y0))
-                    c.fill(r, colors[m.method] ?? .muted)
-                    c.stroke(r, .ink, width: 0.35)
-                    if e.halfWidth.isFinite {
-                        let cap = barWidth * 0.25
-                        c.line(x, ys(e.low), x, ys(e.high), width: 0.7)
-                        c.line(x - cap, ys(e.low), x + cap, ys(e.low), width: 0.7)
-                        c.line(x - cap, ys(e.high), x + cap, ys(e.high), width: 0.7)
-                    }
-                }
-            }
-            if ticks.lower < 0 { c.line(plot.x, ys(0), plot.maxX, ys(0), width: 0.6) }
-            let every = groups <= 12 ? 1 : Int((Double(groups) / 10).rounded(.up))
-            let labelled = (0..<groups).filter { g in (g + 1) % every == 0 || g == 0 }
-            let positions: [(Double, String)] = labelled.map { g in
-                let x: Double = plot.x + (Double(g) + 0.5) * groupWidth
-                return (x, String(g + 1))
-            }
-            Axis.bottom(c, plot: plot, positions: positions)
-            c.font(Style.labelSize)
-            c.text("task", plot.midX, plot.maxY + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight, align: .center)
+        let groupWidth = plot.width / Double(groups)
+        let every = groups <= 12 ? 1 : Int((Double(groups) / 10).rounded(.up))
+        let labelled = (0..<groups).filter { g in (g + 1) % every == 0 || g == 0 }
+        let xTicks: [(x: Double, label: String)] = labelled.map { g in
+            let x: Double = plot.x + (Double(g) + 0.5) * groupWidth
+            return (x, String(g + 1))
         }
+        return Layout(width: width, height: height, title: title, plot: plot, ticks: ticks,
+                      ys: Scale(domain: (ticks.lower / 100, ticks.upper / 100), range: (plot.maxY, plot.y)),
+                      axisScale: Scale(domain: (ticks.lower, ticks.upper), range: (plot.maxY, plot.y)),
+                      yLabelX: 4 + xLabelBand, legend: legend, legendTop: top, groups: groups, methods: all.count,
+                      groupWidth: groupWidth, barWidth: min(groupWidth * 0.8 / Double(max(all.count, 1)), 18),
+                      xTicks: xTicks,
+                      xLabelBaseline: plot.maxY + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight)
+    }
+
+    static func draw(_ c: Canvas, _ all: [MethodMatrices], values: [[Estimate?]], colors: [String: RGB], _ l: Layout) {
+        let plot = l.plot, ys = l.ys, barWidth = l.barWidth
+        l.title.draw(c, x: 4, width: l.width - 8)
+        l.legend.draw(c, x: plot.x, y: l.legendTop, width: plot.width)
+        Axis.left(c, plot: plot, scale: l.axisScale, ticks: l.ticks, label: "forgetting (%)", labelX: l.yLabelX, tickText: l.ticks.label)
+        for g in 0..<l.groups {
+            if g > 0 {
+                let x = l.separator(g)
+                c.line(x, plot.y, x, plot.maxY, width: Style.gridWidth, color: .grid)
+            }
+            for (k, m) in all.enumerated() {
+                let x = l.barCentre(group: g, method: k)
+                guard g < values[k].count, let e = values[k][g] else { continue }
+                let y0 = ys(0), y1 = ys(e.mean)
+                let r = Rect(x: x - barWidth / 2, y: min(y0, y1), width: barWidth, height: abs(y1 - y0))
+                c.fill(r, colors[m.method] ?? .muted)
+                c.stroke(r, .ink, width: 0.35)
+                if e.halfWidth.isFinite {
+                    let cap = barWidth * 0.25
+                    c.line(x, ys(e.low), x, ys(e.high), width: 0.7)
+                    c.line(x - cap, ys(e.low), x + cap, ys(e.low), width: 0.7)
+                    c.line(x - cap, ys(e.high), x + cap, ys(e.high), width: 0.7)
+                }
+            }
+        }
+        if l.ticks.lower < 0 { c.line(plot.x, ys(0), plot.maxX, ys(0), width: 0.6) }
+        Axis.bottom(c, plot: plot, positions: l.xTicks.map { ($0.x, $0.label) })
+        c.font(Style.labelSize)
+        c.text("task", plot.midX, l.xLabelBaseline, align: .center)
     }
 }
