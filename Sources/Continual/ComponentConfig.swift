@@ -395,6 +395,11 @@ public struct ComponentOption {
     /// Sets the option in `settings` from a command-line argument, starting from the component's
     /// config there or its defaults; false when the argument is not a value of the option.
     public let apply: (String, inout ComponentSettings, ComponentRegistry) -> Bool
+    /// The option's value in a config of its component, as text; nil for another component's
+    /// config or an unset optional option.
+    public let value: (any ComponentConfig) -> String?
+    /// True when a value is a list (`<n,n,…>`): a comma then separates elements, not sweep points.
+    public var isList: Bool { shape.contains(",") }
 }
 
 extension ComponentConfig {
@@ -408,6 +413,8 @@ extension ComponentConfig {
                 guard option.apply(argument, to: &config) else { return false }
                 settings.insert(config, registry: registry)
                 return true
+            } value: { config in
+                (config as? Self).flatMap { option.text($0) }
             }
         }
     }

@@ -58,8 +58,18 @@ public struct ScenarioConfig: Codable, Sendable, Hashable {
     public var classOrder: ClassOrder
     /// Rotated only: the angle of the last task in degrees; task t is rotated by t/(T−1) of it.
     public var maxAngle: Double
+    /// F: the fraction of each class's training samples held out as validation data (never
+    /// trained on), drawn from the seed's `validation` stream; nil (the default) holds out none.
+    /// Left out of the JSON when nil, so runs without it keep their stamps.
+    public var validation: Double?
+    /// k: run only the first k of the `tasks` tasks (the same classes, permutations or angles as
+    /// the full sequence gives them) — the short runs of successive halving over tasks. Nil (the
+    /// default, absent from the JSON) runs them all.
+    public var taskPrefix: Int?
 
-    public init(kind: ScenarioKind, setting: Setting, tasks: Int, classOrder: ClassOrder = .fixed, maxAngle: Double = 180) {
+    public init(kind: ScenarioKind, setting: Setting, tasks: Int, classOrder: ClassOrder = .fixed, maxAngle: Double = 180,
+                validation: Double? = nil) {
+        self.validation = validation
         self.kind = kind
         self.setting = setting
         self.tasks = tasks
@@ -102,9 +112,14 @@ public struct ContinualTask: Sendable {
     public let index: Int
     /// The dataset labels this task trains on.
     public let classes: [Int]
-    /// Indices into the dataset's train and test splits.
-    public let trainIndices: [Int32]
+    /// Indices into the dataset's train and test splits; with a validation split
+    /// (`ScenarioConfig.validation`), `trainIndices` are those not held out.
+    public internal(set) var trainIndices: [Int32]
     public let testIndices: [Int32]
+    /// Indices into the dataset's train split held out as this task's validation data: never
+    /// trained on, evaluated like the test set (`Evaluator.evaluate(_:split:)`). Empty without a
+    /// validation split.
+    public internal(set) var validationIndices: [Int32] = []
     public let transform: InputTransform
     /// Output unit for each dataset label (−1 where the label is not part of this task).
     public let target: [Int32]
@@ -162,12 +177,30 @@ public struct Scenario: Sendable {
         let T = config.tasks
         guard T >= 1 else { throw ScenarioError("a scenario needs at least one task (got \(T))") }
         let header = "\(config.kind.rawValue)|\(config.setting.rawValue)|\(T)|\(dataset.sha256)"
-        let built: Built
+        var built: Built
         switch config.kind {
         case .split: built = try Scenario.split(config, dataset: dataset, seed: seed)
         case .permuted, .rotated: built = Scenario.transformed(config, dataset: dataset, seed: seed)
         }
         outputCount = built.outputCount
+        if let fraction = config.validation {
+            guard fraction > 0 && fraction < 1 else { throw ScenarioError("a validation fraction must be in (0, 1) (got \(fraction))") }
+            let heldOut = Scenario.heldOut(labels: dataset.train.labels, classes: dataset.classCount, fraction: fraction, seed: seed)
+            for t in built.tasks.indices {
+                let all = built.tasks[t].trainIndices
+                built.tasks[t].trainIndices = all.filter { !heldOut[Int($0)] }
+                built.tasks[t].validationIndices = all.filter { heldOut[Int($0)] }
+                guard !built.tasks[t].validationIndices.isEmpty else {
+                    throw ScenarioError("task \(t + 1) (classes \(built.tasks[t].classes)) has no validation samples: a fraction of \(fraction) of its \(all.count) training samples rounds to none; choose a larger validation fraction")
+                }
+            }
+            built.fingerprintParts.append("validation:\(fraction)")
+        }
+        if let k = config.taskPrefix {
+            guard k >= 1 && k <= T else { throw ScenarioError("a task prefix must be between 1 and the \(T) tasks (got \(k))") }
+            built.tasks = Array(built.tasks.prefix(k))
+            built.fingerprintParts.append("prefix:\(k)")
+        }
         for task in built.tasks where task.trainIndices.isEmpty || task.testIndices.isEmpty {
             throw ScenarioError("task \(task.index + 1) (classes \(task.classes)) has no \(task.trainIndices.isEmpty ? "training" : "test") samples in \(dataset.name)")
         }
@@ -285,6 +318,25 @@ public struct Scenario: Sendable {
         precondition(T >= 1 && T <= C, "split bounds need 1 ≤ tasks ≤ classes")
         let per = C / T, extra = C % T
         return (0...T).map { t in t * per + min(t, extra) }
+    }
+
+    /// Which training samples (by dataset index) are held out as validation data: for each class
+    /// c, round(F · n_c) of its n_c training samples, the first of a shuffle drawn from the seed's
+    /// (`validation`, c) stream. Stratified by class and decided per dataset index, so every task
+    /// of every scenario kind holds out the same images: an image held out under one permutation
+    /// or rotation is never trained on under another.
+    public static func heldOut(labels: [UInt8], classes C: Int, fraction: Double, seed: UInt64) -> [Bool] {
+        var byClass = [[Int32]](repeating: [], count: C)
+        for (i, l) in labels.enumerated() where Int(l) < C { byClass[Int(l)].append(Int32(i)) }
+        var out = [Bool](repeating: false, count: labels.count)
+        for c in 0..<C {
+            var indices = byClass[c]
+            var random = RandomStream(seed: seed, purpose: "validation", index: c)
+            random.shuffle(&indices)
+            let n = Int((fraction * Double(indices.count)).rounded())
+            for i in indices.prefix(n) { out[Int(i)] = true }
+        }
+        return out
     }
 
     static func mask(_ count: Int, _ active: [Int]) -> [UInt8] {

@@ -82,6 +82,12 @@ public struct RunResult: Codable, Sendable {
     public var components: [String: [String: Double]]
     /// The accuracy during training, with `evalEvery`; `nil` otherwise.
     public var curve: LearningCurve?
+    /// With a validation split (`ScenarioConfig.validation`): R[i][j] per evaluated setting on
+    /// task j's held-out training samples (`ContinualTask.validationIndices`) after training task
+    /// i, made like `accuracy`; `nil` (and absent from the JSON) without one.
+    public var validationAccuracy: [String: [[Double]]]?
+    /// b[j] on the validation samples, with `validationAccuracy`.
+    public var validationInitial: [String: [Double]]?
     /// Set when training stopped because the loss diverged; the matrices then hold the rows of
     /// the tasks finished before it. Absent from the JSON otherwise.
     public var divergence: Divergence?
@@ -195,6 +201,16 @@ public struct Trainer {
         var initial: [String: [Double]] = [:]
         var accuracy: [String: [[Double]]] = [:]
         for (setting, row) in evaluator.evaluate(session.networkForEvaluation()) { initial[scenario.evaluationName(setting)] = row; accuracy[scenario.evaluationName(setting)] = [] }
+        // The validation matrices, with a validation split: the same evaluations on the held-out samples.
+        let validating = scenario.config.validation != nil
+        var validationInitial: [String: [Double]] = [:], validationAccuracy: [String: [[Double]]] = [:]
+        func evaluateValidation(initial: Bool) {
+            for (setting, row) in evaluator.evaluateValidation(session.networkForEvaluation()) {
+                let name = scenario.evaluationName(setting)
+                if initial { validationInitial[name] = row; validationAccuracy[name] = [] } else { validationAccuracy[name]!.append(row) }
+            }
+        }
+        if validating { evaluateValidation(initial: true) }
         evalSeconds += clock.lap()
 
         // The curve's evaluations (with `evalEvery`): their time counts as evaluation, not training.
@@ -246,6 +262,7 @@ public struct Trainer {
             evalSeconds += curveSeconds
             curveSeconds = 0
             for (setting, row) in evaluator.evaluate(session.networkForEvaluation()) { accuracy[scenario.evaluationName(setting)]!.append(row) }
+            if validating { evaluateValidation(initial: false) }
             evalSeconds += clock.lap()
         }
         curve?.taskStarts.append(globalStep)
@@ -258,6 +275,10 @@ public struct Trainer {
                                parameterCount: (network as? any GrowingNetwork)?.parametersInUse ?? network.parameters.count,
                                components: reports, divergence: divergence)
         result.curve = curve
+        if validating {
+            result.validationAccuracy = validationAccuracy
+            result.validationInitial = validationInitial
+        }
         if search.samples > 0 || search.seconds > 0 {
             result.searchSamples = search.samples
             result.searchSeconds = search.seconds
@@ -419,9 +440,15 @@ public struct Evaluator {
         evaluate(network, tasks: scenario.tasks.count, indices: scenario.tasks.map(\.testIndices))
     }
 
+    /// Per setting, the accuracy on every task's validation samples (`validationIndices`, held-out
+    /// training samples): the same count as `evaluate(_:)`, over the train split.
+    public func evaluateValidation(_ network: any Network) -> [(Setting, [Double])] {
+        evaluate(network, tasks: scenario.tasks.count, indices: scenario.tasks.map(\.validationIndices), test: false)
+    }
+
     /// Per setting, the accuracy on the first `tasks` tasks, each over `indices[task]` (a subset of
-    /// its test indices).
-    public func evaluate(_ network: any Network, tasks: Int, indices: [[Int32]]) -> [(Setting, [Double])] {
+    /// its test indices, or with `test` false of its training split's indices).
+    public func evaluate(_ network: any Network, tasks: Int, indices: [[Int32]], test: Bool = true) -> [(Setting, [Double])] {
         let K = scenario.outputCount
         var correct = [[Int]](repeating: [Int](repeating: 0, count: tasks), count: scenario.evalSettings.count)
         for task in scenario.tasks[..<tasks] {
@@ -430,7 +457,7 @@ public struct Evaluator {
             while start < indices.count {
                 let rows = min(batch.capacity, indices.count - start)
                 for r in 0..<rows { batch.refs[r] = SampleRef(task: task.index, index: indices[start + r]) }
-                scenario.gather(batch.refs, rows: rows, test: true, x: batch.inputs.data, labels: batch.labels, masks: nil)
+                scenario.gather(batch.refs, rows: rows, test: test, x: batch.inputs.data, labels: batch.labels, masks: nil)
                 let logits = network.forward(batch.inputs.data, rows: rows)
                 for (s, setting) in scenario.evalSettings.enumerated() {
                     let mask = task.evalMasks[setting]!

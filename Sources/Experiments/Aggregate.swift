@@ -11,8 +11,15 @@ import Schema
 public struct Aggregate: Sendable {
     public let experiment: String
     public let records: [RunRecord]
-    /// Methods in the order they were configured.
+    /// Methods in the order they were configured; in a swept experiment, the variants
+    /// (`Sweep.variant`: a method at one point of the grid, `ewc[ewc-lambda=100]`), which then
+    /// stand where a method stands in every table.
     public let methods: [String]
+    /// The swept settings (empty without a sweep).
+    public let sweep: [SweepAxis]
+    /// The variant of each record, by stamp: its method without a sweep.
+    let variants: [String: String]
+    let registry: ComponentRegistry
 
     /// The name of the reference method of intransigence.
     public static let intransigenceReference = "joint"
@@ -22,13 +29,25 @@ public struct Aggregate: Sendable {
     /// reference R^joint_{k,k} is joint's accuracy on task k after training on tasks 1…k). The
     /// record files on disk do not hold it (their reference is another cell), the aggregated
     /// records and every table made from them do.
-    public init(experiment: String, records: [RunRecord], methods: [String]) {
+    ///
+    /// In a swept experiment the reference is joint at the same point of the swept training
+    /// settings (`--lr`, `--epochs`, …) and seed.
+    public init(experiment: String, records: [RunRecord], methods: [String], sweep: [SweepAxis] = [],
+                registry: ComponentRegistry = .standard) {
         self.experiment = experiment
         self.methods = methods
-        var joint: [Int: RunRecord] = [:]
-        for r in records where r.method == Self.intransigenceReference { joint[r.seed] = r }
+        self.sweep = sweep
+        self.registry = registry
+        var variants: [String: String] = [:]
+        for r in records { variants[r.stamp] = Sweep.variant(of: r.cell, sweep: sweep, registry: registry) }
+        self.variants = variants
+        func referenceKey(_ r: RunRecord) -> String {
+            "\(r.seed)|" + sweep.compactMap { Sweep.value(at: $0.path, training: r.cell.training, components: nil, registry: registry) }.joined(separator: "|")
+        }
+        var joint: [String: RunRecord] = [:]
+        for r in records where r.method == Self.intransigenceReference { joint[referenceKey(r)] = r }
         self.records = records.map { r in
-            guard let reference = joint[r.seed] else { return r }
+            guard let reference = joint[referenceKey(r)] else { return r }
             var out = r
             for (setting, metrics) in r.metrics {
                 if let R = r.result.accuracy[setting], let J = reference.result.accuracy[setting], J.count == R.count {
@@ -41,20 +60,59 @@ public struct Aggregate: Sendable {
 
     var settings: [String] { records.first?.evalSettings ?? [] }
 
+    /// The swept settings' short names (`lr`, `ewc-lambda`): the extra columns of a swept
+    /// experiment's tables.
+    public var sweepLabels: [String] { sweep.map { Sweep.label($0.path, registry: registry) } }
+
+    /// A variant's method and its value of each swept setting ("" where the setting does not
+    /// apply to the method: `finetune` has no `ewc-lambda`).
+    public func sweepValues(of variant: String) -> (method: String, values: [String]) {
+        guard let r = records.first(where: { self.variant(of: $0) == variant }) else { return (variant, sweep.map { _ in "" }) }
+        return (r.method, sweep.map { Sweep.value(at: $0.path, training: r.cell.training, components: r.cell.components, registry: registry) ?? "" })
+    }
+
+    /// `variant,method,<one column per swept setting>`: what each row label of a swept
+    /// experiment's tables stands for (`sweep.csv`).
+    public var sweepCSV: String {
+        var lines = [(["variant", "method"] + sweepLabels).joined(separator: ",")]
+        for v in methods {
+            let (method, values) = sweepValues(of: v)
+            lines.append(([v, method] + values).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `summary.csv` with the method and a column per swept setting in place of the variant:
+    /// `experiment,method,<swept settings>,eval,metric,mean,std,sem,ci_low,ci_high,n`
+    /// (`sweep-summary.csv`); the validation metrics too, with `validation` true.
+    public func sweepSummaryCSV(validation: Bool = false) -> String {
+        var lines = [(["experiment", "method"] + sweepLabels + ["eval", "metric", "mean", "std", "sem", "ci_low", "ci_high", "n"]).joined(separator: ",")]
+        for s in validation ? validationSummaries : summaries {
+            let x = s.summary
+            let (method, values) = sweepValues(of: s.method)
+            lines.append(([experiment, method] + values + [s.setting, s.metric, format(x.mean), format(x.std), format(x.sem),
+                          format(x.ciLow), format(x.ciHigh), String(x.n)]).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A record's row label in the tables: its method, or in a swept experiment its variant.
+    public func variant(of record: RunRecord) -> String { variants[record.stamp] ?? record.method }
+
     /// The records of cells whose training diverged, by method and seed.
     public var diverged: [RunRecord] {
-        records.filter { $0.result.divergence != nil }.sorted { ($0.method, $0.seed) < ($1.method, $1.seed) }
+        records.filter { $0.result.divergence != nil }.sorted { (variant(of: $0), $0.seed) < (variant(of: $1), $1.seed) }
     }
 
     /// The records of the methods none of whose cells diverged: what the tables are made of.
     public var usableRecords: [RunRecord] {
-        let bad = Set(diverged.map(\.method))
-        return records.filter { !bad.contains($0.method) }
+        let bad = Set(diverged.map(variant(of:)))
+        return records.filter { !bad.contains(variant(of: $0)) }
     }
 
     /// A method's records in seed order; none for a method with a diverged cell.
     func runs(_ method: String) -> [RunRecord] {
-        let rs = records.filter { $0.method == method }
+        let rs = records.filter { variant(of: $0) == method }
         if rs.contains(where: { $0.result.divergence != nil }) { return [] }
         return rs.sorted { $0.seed < $1.seed }
     }
@@ -64,19 +122,31 @@ public struct Aggregate: Sendable {
     public var divergedCSV: String {
         let lines = ["method,seed,task,step,loss"] + diverged.map { r in
             let d = r.result.divergence!
-            return "\(r.method),\(r.seed),\(d.task),\(d.step),\(Divergence.text(d.loss))"
+            return "\(variant(of: r)),\(r.seed),\(d.task),\(d.step),\(Divergence.text(d.loss))"
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// `method,seed,eval,after_task,task,accuracy`; after_task 0 is the evaluation before any
     /// training; tasks are numbered from 1.
-    public var matrixCSV: String {
+    public var matrixCSV: String { matrixCSV { ($0.result.initial, $0.result.accuracy) } }
+
+    /// True when the runs held out validation data (`ScenarioConfig.validation`).
+    public var hasValidation: Bool { records.contains { $0.result.validationAccuracy != nil } }
+
+    /// `matrixCSV`'s columns for the validation matrices (`RunResult.validationAccuracy`): the
+    /// accuracy on each task's held-out training samples. Written as `validation-matrix.csv`.
+    public var validationMatrixCSV: String {
+        matrixCSV { ($0.result.validationInitial ?? [:], $0.result.validationAccuracy ?? [:]) }
+    }
+
+    private func matrixCSV(_ matrices: (RunRecord) -> (initial: [String: [Double]], accuracy: [String: [[Double]]])) -> String {
         var lines = [ResultColumns.header(ResultColumns.matrix)]
         for method in methods {
             for run in runs(method) {
+                let (initial, accuracy) = matrices(run)
                 for setting in settings {
-                    let b = run.result.initial[setting] ?? [], R = run.result.accuracy[setting] ?? []
+                    let b = initial[setting] ?? [], R = accuracy[setting] ?? []
                     for (j, a) in b.enumerated() { lines.append("\(method),\(run.seed),\(setting),0,\(j + 1),\(format(a))") }
                     for (i, row) in R.enumerated() {
                         for (j, a) in row.enumerated() { lines.append("\(method),\(run.seed),\(setting),\(i + 1),\(j + 1),\(format(a))") }
@@ -109,13 +179,21 @@ public struct Aggregate: Sendable {
     }
 
     /// Per (method, setting, metric): the summary over seeds.
-    public var summaries: [(method: String, setting: String, metric: String, summary: Summary)] {
+    public var summaries: [(method: String, setting: String, metric: String, summary: Summary)] { summaries { $0.metrics } }
+
+    /// Per (method, setting, metric): the summary over seeds of the validation metrics
+    /// (`RunRecord.validationMetrics`); empty without a validation split.
+    public var validationSummaries: [(method: String, setting: String, metric: String, summary: Summary)] {
+        summaries { $0.validationMetrics ?? [:] }
+    }
+
+    private func summaries(_ metrics: (RunRecord) -> [String: MetricSet]) -> [(method: String, setting: String, metric: String, summary: Summary)] {
         var out: [(String, String, String, Summary)] = []
         for method in methods {
             let rs = runs(method)
             for setting in settings {
                 for metric in MetricSet.names {
-                    let values = rs.compactMap { $0.metrics[setting]?.value(named: metric) }
+                    let values = rs.compactMap { metrics($0)[setting]?.value(named: metric) }
                     if !values.isEmpty { out.append((method, setting, metric, Summary(values))) }
                 }
             }
@@ -124,9 +202,14 @@ public struct Aggregate: Sendable {
     }
 
     /// `experiment,method,eval,metric,mean,std,sem,ci_low,ci_high,n`.
-    public var summaryCSV: String {
+    public var summaryCSV: String { summaryCSV(summaries) }
+
+    /// `summaryCSV`'s columns for the validation metrics: written as `validation-summary.csv`.
+    public var validationSummaryCSV: String { summaryCSV(validationSummaries) }
+
+    private func summaryCSV(_ rows: [(method: String, setting: String, metric: String, summary: Summary)]) -> String {
         var lines = [ResultColumns.header(ResultColumns.summary)]
-        for s in summaries {
+        for s in rows {
             let x = s.summary
             lines.append([experiment, s.method, s.setting, s.metric, format(x.mean), format(x.std), format(x.sem),
                           format(x.ciLow), format(x.ciHigh), String(x.n)].joined(separator: ","))
@@ -184,29 +267,40 @@ public struct Aggregate: Sendable {
     public var markdown: String {
         let metrics = ["acc", "bwt", "fwt", "forgetting"]
         var out = ""
+        // The row's label cells: the method, or in a swept experiment the method and its values.
+        func row(_ variant: String) -> String {
+            guard !sweep.isEmpty else { return "\(variant) |" }
+            let (method, values) = sweepValues(of: variant)
+            return "\(method) |" + values.map { " \($0.isEmpty ? "–" : $0) |" }.joined()
+        }
         let all = summaries
+        let validating = hasValidation
+        let validation = validating ? validationSummaries : []
         for setting in settings {
             out += "\n\(experiment) — \(setting), mean ± 95% CI over seeds (%)\n\n"
-            out += "| method | n | ACC | BWT | FWT | forgetting |\n|---|---|---|---|---|---|\n"
+            let swept = sweepLabels.map { " \($0) |" }.joined(), sweptRule = String(repeating: "---|", count: sweep.count)
+            out += validating ? "| method |\(swept) n | ACC | BWT | FWT | forgetting | validation ACC |\n|---|\(sweptRule)---|---|---|---|---|---|\n"
+                : "| method |\(swept) n | ACC | BWT | FWT | forgetting |\n|---|\(sweptRule)---|---|---|---|---|\n"
             for method in methods {
-                let failed = diverged.filter { $0.method == method }
+                let failed = diverged.filter { variant(of: $0) == method }
                 if !failed.isEmpty {
                     let seeds = failed.map { "seed \($0.seed) at task \($0.result.divergence!.task), step \($0.result.divergence!.step), loss \(Divergence.text($0.result.divergence!.loss))" }
-                    out += "| \(method) | – | diverged: \(seeds.joined(separator: "; ")) | | | |\n"
+                    out += "| \(row(method)) – | diverged: \(seeds.joined(separator: "; ")) | | | |" + (validating ? " |\n" : "\n")
                     continue
                 }
                 var cells: [String] = []
                 var n = 0
-                for metric in metrics {
-                    if let s = all.first(where: { $0.method == method && $0.setting == setting && $0.metric == metric })?.summary {
-                        n = s.n
+                let sources = metrics.map { (all, $0, true) } + (validating ? [(validation, "acc", false)] : [])
+                for (rows, metric, counts) in sources {
+                    if let s = rows.first(where: { $0.method == method && $0.setting == setting && $0.metric == metric })?.summary {
+                        if counts { n = s.n }
                         let half = s.ciHigh.map { ($0 - s.mean) * 100 }
                         cells.append(String(format: "%.2f", s.mean * 100) + (half.map { String(format: " ± %.2f", $0) } ?? ""))
                     } else {
                         cells.append("–")
                     }
                 }
-                out += "| \(method) | \(n) | " + cells.joined(separator: " | ") + " |\n"
+                out += "| \(row(method)) \(n) | " + cells.joined(separator: " | ") + " |\n"
             }
         }
         let costs = costSummaries

@@ -47,7 +47,8 @@ public struct CellJob: Codable, Sendable, Hashable {
             stamp: stamp, experiment: experiment, version: Turritopsis.version, method: cell.method, seed: cell.seed,
             dataset: DatasetIdentity(name: dataset.name, sha256: dataset.sha256),
             scenarioFingerprint: scenario.fingerprint, evalSettings: scenario.evalSettings.map(scenario.evaluationName),
-            cell: cell, result: result, metrics: Runner.metrics(result), blasThreads: BLAS.threads, blasCore: BLAS.coreName)
+            cell: cell, result: result, metrics: Runner.metrics(result),
+            validationMetrics: Runner.validationMetrics(result), blasThreads: BLAS.threads, blasCore: BLAS.coreName)
     }
 
     /// What `bench run-cell` does: if the record exists, nothing (returns nil); else loads the
@@ -148,20 +149,38 @@ public enum PlanFile {
 }
 
 extension ExperimentConfig {
-    /// The cells of `methods` × `seeds` (method-major, seeds in order) as self-contained jobs.
-    /// This is the one place where a configuration becomes cells: every setting that changes a
-    /// result must reach `Cell` here, which the stamp tests check field by field.
+    /// The cells of `methods` × sweep points × `seeds` (method-major, then the sweep's grid, seeds
+    /// in order) as self-contained jobs. This is the one place where a configuration becomes
+    /// cells: every setting that changes a result must reach `Cell` here, which the stamp tests
+    /// check field by field. A point of a sweep that does not change a method's cells (an EWC λ
+    /// for finetune) adds none: the same cell is listed once.
     public func cellJobs(methods: [String], datasetSHA256: String, results: URL, dataDirectory: String?) throws -> [CellJob] {
         var jobs: [CellJob] = []
+        var stamps = Set<String>()
+        let points = try sweepPoints.map { try configuration(at: $0) }
         for method in methods {
-            let components = try settings(for: method)
-            for seed in seeds {
-                let cell = Cell(datasetSHA256: datasetSHA256, scenario: scenario, training: training,
-                                method: method, components: components, seed: seed)
-                jobs.append(CellJob(experiment: name, dataset: dataset, dataDirectory: dataDirectory,
-                                    results: results.path, threads: threads, cell: cell))
+            for config in points {
+                let components = try config.settings(for: method)
+                for seed in seeds {
+                    let cell = Cell(datasetSHA256: datasetSHA256, scenario: scenario, training: config.training,
+                                    method: method, components: components, seed: seed)
+                    guard stamps.insert(cell.stamp).inserted else { continue }
+                    jobs.append(CellJob(experiment: name, dataset: dataset, dataDirectory: dataDirectory,
+                                        results: results.path, threads: threads, cell: cell))
+                }
             }
         }
         return jobs
+    }
+
+    /// The label of each cell's group in the tables, in the order of `jobs`, each once: the
+    /// method without a sweep, else `Sweep.variant` (the method and its point).
+    public func variants(of jobs: [CellJob]) -> [String] {
+        var out: [String] = [], seen = Set<String>()
+        for job in jobs {
+            let v = Sweep.variant(of: job.cell, sweep: sweepAxes, registry: registry)
+            if seen.insert(v).inserted { out.append(v) }
+        }
+        return out
     }
 }

@@ -95,6 +95,35 @@ public struct ExperimentFile: Sendable {
             file["training"] = training
         }
 
+        // A list where a sweepable setting takes one value is a sweep over it (`learningRate:
+        // [0.001, 0.0001]`, `components: {ewc: {lambda: [100, 10000]}}`); the first value stands in
+        // the configuration, the sweep sets each in turn.
+        var axes: [SweepAxis] = []
+        func valueText(_ value: Any) -> String { (value as? Double).map(\.optionText) ?? "\(value)" }
+        if var training = file["training"] as? [String: Any] {
+            for setting in Sweep.core {
+                let key = String(setting.path.dropFirst("training.".count))
+                guard let list = training[key] as? [Any] else { continue }
+                guard !list.isEmpty else { throw fail("a sweep needs at least one value", at: ["training", key]) }
+                axes.append(SweepAxis(path: setting.path, values: list.map(valueText)))
+                training[key] = list[0]
+            }
+            file["training"] = training
+        }
+        if var components = file["components"] as? [String: Any] {
+            for (jsonKey, value) in components.sorted(by: { $0.key < $1.key }) {
+                guard var options = value as? [String: Any], let type = result.config.registry.type(jsonKey: jsonKey) else { continue }
+                for option in type.componentOptions where !option.isList && !option.isSwitch {
+                    guard let list = options[option.name] as? [Any] else { continue }
+                    guard !list.isEmpty else { throw fail("a sweep needs at least one value", at: ["components", jsonKey, option.name]) }
+                    axes.append(SweepAxis(path: option.path, values: list.map(valueText)))
+                    options[option.name] = list[0]
+                }
+                components[jsonKey] = options
+            }
+            file["components"] = components
+        }
+
         // The preset as a JSON tree, the file laid over it, decoded as a configuration.
         let encoder = JSONEncoder()
         let base = try JSONSerialization.jsonObject(with: encoder.encode(result.config)) as! [String: Any]
@@ -119,6 +148,7 @@ public struct ExperimentFile: Sendable {
             throw fail("unknown key (known here: \(all.sorted().joined(separator: ", ")))", at: keys)
         }
         result.config = config
+        if !axes.isEmpty { result.config.sweep = (config.sweep ?? []) + axes }
         // A scenario kind takes the kind's defaults for what the file does not give, as `--scenario` does.
         if let scenario = file["scenario"] as? [String: Any], scenario["kind"] != nil {
             let chosen = preset.config.scenario.choosing(

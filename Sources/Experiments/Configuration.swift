@@ -28,11 +28,18 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
     public var threads: Int
     /// An ablation design whose methods are run besides `methods` (`Study.swift`); nil for none.
     public var ablation: AblationDesign?
+    /// Settings swept over lists of values (`Sweep.swift`): every method runs at every point of
+    /// their product. Nil (and absent from the JSON, so configuration hashes stay) for none.
+    public var sweep: [SweepAxis]?
+    /// True: the sweep's points are its axes zipped (point i takes every axis's i-th value, all
+    /// axes equally long), a list of points rather than a grid — what random search runs. Nil
+    /// (absent from the JSON) or false: the product.
+    public var sweepZipped: Bool?
     /// The components this experiment may name (not written: a program knows its own).
     public var registry: ComponentRegistry = .standard
 
     enum CodingKeys: String, CodingKey {
-        case name, dataset, scenario, training, methods, components, seeds, threads, ablation
+        case name, dataset, scenario, training, methods, components, seeds, threads, ablation, sweep, sweepZipped
     }
 
     public init(name: String, dataset: String, scenario: ScenarioConfig, training: TrainingConfig,
@@ -60,6 +67,8 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
         func check(_ ok: Bool, _ path: String, _ message: String) throws { if !ok { throw ConfigError(at: path, message) } }
         try check(!name.isEmpty && !name.contains("/") && name != "." && name != "..", "name", "must be a plain folder name (got '\(name)')")
         try check(scenario.tasks >= 1, "scenario.tasks", "must be at least 1 (got \(scenario.tasks))")
+        try check(scenario.taskPrefix.map { $0 >= 1 && $0 <= scenario.tasks } ?? true, "scenario.taskPrefix", "must be between 1 and scenario.tasks (got \(scenario.taskPrefix ?? 0))")
+        try check(scenario.validation.map { $0 > 0 && $0 < 1 } ?? true, "scenario.validation", "must be a fraction in (0, 1) (got \(scenario.validation ?? 0))")
         try check(training.batchSize >= 1, "training.batchSize", "must be at least 1 (got \(training.batchSize))")
         try check(training.epochs >= 1 || (training.iterations ?? 0) >= 1, "training.epochs", "or training.iterations must be at least 1")
         try check(training.iterations.map { $0 >= 1 } ?? true, "training.iterations", "must be at least 1 (got \(training.iterations ?? 0))")
@@ -90,6 +99,7 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
         }
         try check(threads >= 1 && threads <= 64, "threads", "must be between 1 and 64 (got \(threads))")
         if scenario.kind == .rotated { try check(scenario.maxAngle.isFinite, "scenario.maxAngle", "must be finite") }
+        try validateSweep()
     }
 }
 

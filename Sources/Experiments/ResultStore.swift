@@ -35,8 +35,30 @@ public struct RunRecord: Codable, Sendable {
     public var result: RunResult
     /// Per evaluated setting, the metrics of `result`'s matrices.
     public var metrics: [String: MetricSet]
+    /// With a validation split, per evaluated setting the metrics of the validation matrices
+    /// (`RunResult.validationAccuracy`); nil, and absent from the file, without one.
+    public var validationMetrics: [String: MetricSet]?
     public var blasThreads: Int
     public var blasCore: String
+
+    public init(stamp: String, experiment: String, version: String, method: String, seed: Int, dataset: DatasetIdentity,
+                scenarioFingerprint: String, evalSettings: [String], cell: Cell, result: RunResult,
+                metrics: [String: MetricSet], validationMetrics: [String: MetricSet]? = nil, blasThreads: Int, blasCore: String) {
+        self.stamp = stamp
+        self.experiment = experiment
+        self.version = version
+        self.method = method
+        self.seed = seed
+        self.dataset = dataset
+        self.scenarioFingerprint = scenarioFingerprint
+        self.evalSettings = evalSettings
+        self.cell = cell
+        self.result = result
+        self.metrics = metrics
+        self.validationMetrics = validationMetrics
+        self.blasThreads = blasThreads
+        self.blasCore = blasCore
+    }
 }
 
 public struct DatasetIdentity: Codable, Sendable, Hashable {

@@ -152,7 +152,8 @@ public struct Runner {
 
     /// Writes the tables of a complete set of records and returns the outcome.
     func aggregate(_ prepared: Prepared, records: [RunRecord], ran: [String], skipped: [String]) throws -> Outcome {
-        let aggregate = Aggregate(experiment: config.name, records: records, methods: prepared.plan.methods)
+        let aggregate = Aggregate(experiment: config.name, records: records, methods: config.variants(of: prepared.jobs),
+                                  sweep: config.sweepAxes, registry: config.registry)
         let ablation = AblationAnalysis(plan: prepared.plan, records: aggregate.usableRecords, interval: interval)
         try writeTables(aggregate, ablation: ablation, plan: prepared.plan, dataset: prepared.dataset,
                         scenario: prepared.scenarios[config.seeds[0]]!)
@@ -246,13 +247,23 @@ public struct Runner {
         return out
     }
 
+    /// The metrics of each evaluated setting of a run's validation matrices; nil without a
+    /// validation split, empty for a diverged run.
+    static func validationMetrics(_ result: RunResult) -> [String: MetricSet]? {
+        guard let accuracy = result.validationAccuracy, let initial = result.validationInitial else { return nil }
+        if result.divergence != nil { return [:] }
+        var out: [String: MetricSet] = [:]
+        for (setting, R) in accuracy { out[setting] = MetricSet(R: R, b: initial[setting]!) }
+        return out
+    }
+
     func writeTables(_ aggregate: Aggregate, ablation: AblationAnalysis, plan: StudyPlan, dataset: Dataset, scenario: Scenario) throws {
         let manifest = ExperimentManifest(
             experiment: config.name, version: Turritopsis.version,
             configHash: String(Fingerprint.hex(canonicalJSON(config.hashable)).prefix(16)),
             dataset: DatasetIdentity(name: dataset.name, sha256: dataset.sha256),
             scenario: .init(kind: config.scenario.kind.rawValue, setting: config.scenario.setting.rawValue,
-                            tasks: config.scenario.tasks, fingerprint: scenario.fingerprint),
+                            tasks: config.scenario.taskPrefix ?? config.scenario.tasks, fingerprint: scenario.fingerprint),
             methods: plan.methods, seeds: config.seeds, config: config)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -260,6 +271,19 @@ public struct Runner {
         try store.write(aggregate.matrixCSV, named: "matrix.csv")
         if let curves = aggregate.curvesCSV { try store.write(curves, named: "curves.csv") }
         try store.write(aggregate.summaryCSV, named: "summary.csv")
+        let swept = !aggregate.sweep.isEmpty
+        for (name, text, wanted) in [("validation-matrix.csv", aggregate.validationMatrixCSV, aggregate.hasValidation),
+                                     ("validation-summary.csv", aggregate.validationSummaryCSV, aggregate.hasValidation),
+                                     ("sweep.csv", aggregate.sweepCSV, swept),
+                                     ("sweep-summary.csv", aggregate.sweepSummaryCSV(), swept),
+                                     ("validation-sweep-summary.csv", aggregate.sweepSummaryCSV(validation: true), swept && aggregate.hasValidation)] {
+            let url = store.directory.appendingPathComponent(name)
+            if wanted {
+                try store.write(text, named: name)
+            } else if FileManager.default.fileExists(atPath: url.path) {
+                try FileManager.default.removeItem(at: url)  // left by an earlier run with a validation split or a sweep
+            }
+        }
         try store.write(aggregate.costsCSV, named: "costs.csv")
         let diverged = store.directory.appendingPathComponent("diverged.csv")
         if !aggregate.diverged.isEmpty {

@@ -9,7 +9,7 @@ struct Bench: ParsableCommand {
         commandName: "bench",
         abstract: "Turritopsis: continual-learning benchmarks of catastrophic forgetting on MNIST-style data.",
         version: Turritopsis.version,
-        subcommands: [Run.self, Plan.self, RunCell.self, Slurm.self, Merge.self, Check.self, DatasetsCommand.self, Speed.self, FiguresCommand.self, Demo.self, ComponentsCommand.self],
+        subcommands: [Run.self, Tune.self, Plan.self, RunCell.self, Slurm.self, Merge.self, Check.self, DatasetsCommand.self, Speed.self, FiguresCommand.self, Demo.self, ComponentsCommand.self],
         defaultSubcommand: Run.self
     )
 

@@ -50,10 +50,21 @@ struct ComponentArguments {
     }
 
     /// Applies the component options, in the order given, to `settings`; a component configured
-    /// here for the first time starts from its defaults.
-    func apply(to settings: inout ComponentSettings) throws {
-        for (option, argument) in assignments where !option.apply(argument, &settings, registry) {
-            throw ValidationError("the value '\(argument)' of '--\(option.flag)' is not valid: expected \(option.shape)")
+    /// here for the first time starts from its defaults. A comma list given to an option that
+    /// takes one number or name (`--ewc-lambda 1e2,1e4`) sets the first value and becomes a sweep
+    /// axis in `sweep` (replacing one of the same setting).
+    func apply(to settings: inout ComponentSettings, sweep: inout [SweepAxis]) throws {
+        for (option, argument) in assignments {
+            var values = [argument]
+            if !option.isList && !option.isSwitch && argument.contains(",") {
+                values = argument.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            }
+            for value in values where !option.apply(value, &settings, registry) {
+                throw ValidationError("the value '\(value)' of '--\(option.flag)' is not valid: expected \(option.shape)" + (values.count > 1 ? " (or a comma list of such values, to sweep it)" : ""))
+            }
+            _ = option.apply(values[0], &settings, registry)
+            sweep.removeAll { $0.path == option.path }
+            if values.count > 1 { sweep.append(SweepAxis(path: option.path, values: values)) }
         }
     }
 

@@ -33,6 +33,19 @@ struct Widths: ExpressibleByArgument {
     }
 }
 
+/// One value or a comma list of values of a sweepable core option (`--lr 1e-3,1e-4`): a list
+/// sweeps the option (`ExperimentConfig.sweep`).
+struct Swept<V: OptionValue>: ExpressibleByArgument {
+    var values: [V]
+    var texts: [String]
+    init?(argument: String) {
+        texts = argument.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parsed = texts.map { V(optionText: $0) }
+        guard !texts.isEmpty, parsed.allSatisfy({ $0 != nil }) else { return nil }
+        values = parsed.map { $0! }
+    }
+}
+
 extension Setting: ExpressibleByArgument {}
 
 extension ScenarioKind: ExpressibleByArgument {}
@@ -87,8 +100,14 @@ struct Run: ParsableCommand {
     /// The preset (or the experiment file) with every given option applied.
     func makeConfig() throws -> ExperimentConfig {
         var c = try experimentFile()?.config ?? (experiment.preset ?? .quick).config
+        if let tuned = experiment.tuned {
+            do { c = try TunedFile.read(tuned).apply(to: c, path: tuned) } catch let error as ConfigError { throw ValidationError(error.description) }
+        }
         for group in configGroups { group.apply(to: &c) }
-        try arguments().apply(to: &c.components)
+        // A comma list to a component option sweeps it, as to a core option (`TrainingOptions`).
+        var axes = c.sweep ?? []
+        try arguments().apply(to: &c.components, sweep: &axes)
+        c.sweep = axes.isEmpty ? nil : axes
         if let design = try study.design() { c.ablation = design }
         return c
     }

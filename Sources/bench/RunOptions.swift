@@ -27,6 +27,8 @@ struct ExperimentOptions: ConfigOptionGroup {
     var method: [String] = []
     @Option(help: "Add a method made of these components (comma-separated: \(ComponentRegistry.standard.keys.map(\.rawValue).joined(separator: ","))); repeatable.")
     var components: [String] = []
+    @Option(help: "Apply the values chosen by `bench tune` (its tuned.yaml) before the options given here.")
+    var tuned: String?
 
     func apply(to c: inout ExperimentConfig) {
         if let name { c.name = name }
@@ -72,6 +74,8 @@ struct ScenarioOptions: ConfigOptionGroup {
     var tasks: Int?
     @Option(help: "Split only: class order, fixed or seeded.")
     var classOrder: ClassOrder?
+    @Option(help: "Hold out this fraction of each class's training samples as validation data (e.g. 0.1): never trained on; validation-matrix.csv and validation-summary.csv.")
+    var validation: Double?
 
     /// A scenario kind brings its own setting and task count (`ScenarioConfig.choosing`), which
     /// the options given override.
@@ -80,39 +84,51 @@ struct ScenarioOptions: ConfigOptionGroup {
         if let setting { c.scenario.setting = setting }
         if let tasks { c.scenario.tasks = tasks }
         if let classOrder { c.scenario.classOrder = classOrder }
+        if let validation { c.scenario.validation = validation }
     }
 
     var keyPaths: [(path: String, flag: String, given: Bool)] {
         [("scenario.kind", "--scenario", scenario != nil), ("scenario.setting", "--setting", setting != nil),
-         ("scenario.tasks", "--tasks", tasks != nil), ("scenario.classOrder", "--class-order", classOrder != nil)]
+         ("scenario.tasks", "--tasks", tasks != nil), ("scenario.classOrder", "--class-order", classOrder != nil),
+         ("scenario.validation", "--validation", validation != nil)]
     }
 }
 
 /// How each task is trained: the network, the optimizer and the schedule.
 struct TrainingOptions: ConfigOptionGroup {
-    @Option(help: "Passes over each task's training set.")
-    var epochs: Int?
+    @Option(help: "Passes over each task's training set (a comma list sweeps it, as it does for every core or component option that takes one number or name).")
+    var epochs: Swept<Int>?
     @Option(help: "Optimizer steps per task (overrides --epochs).")
-    var iterations: Int?
+    var iterations: Swept<Int>?
     @Option(help: "Samples per step from the current task.")
-    var batchSize: Int?
-    @Option(help: "Learning rate.")
-    var lr: Double?
+    var batchSize: Swept<Int>?
+    @Option(help: "Learning rate (1e-3,1e-4 sweeps it).")
+    var lr: Swept<Double>?
     @Option(help: "Stop a cell as diverged when its training loss exceeds this (a non-finite loss always does).")
     var lossLimit: Double?
-    @Option(help: "Optimizer: sgd or adam.")
-    var optimizer: OptimizerKind?
+    @Option(help: "Optimizer: sgd or adam (sgd,adam sweeps it).")
+    var optimizer: Swept<OptimizerKind>?
     @Option(help: "Hidden layer widths, e.g. 400,400.")
     var hidden: Widths?
 
+    /// A single value is set; a comma list sets its first value and becomes a sweep axis
+    /// (replacing an experiment file's sweep of the same setting).
     func apply(to c: inout ExperimentConfig) {
-        if let epochs { c.training.epochs = epochs; c.training.iterations = nil }
-        if let iterations { c.training.iterations = iterations }
-        if let batchSize { c.training.batchSize = batchSize }
-        if let lr { c.training.learningRate = lr }
+        var axes = c.sweep ?? []
+        func sweep<V>(_ option: Swept<V>?, _ path: String, _ set: (V) -> Void) {
+            guard let option else { return }
+            set(option.values[0])
+            axes.removeAll { $0.path == path }
+            if option.values.count > 1 { axes.append(SweepAxis(path: path, values: option.texts)) }
+        }
+        sweep(epochs, "training.epochs") { c.training.epochs = $0; c.training.iterations = nil }
+        sweep(iterations, "training.iterations") { c.training.iterations = $0 }
+        sweep(batchSize, "training.batchSize") { c.training.batchSize = $0 }
+        sweep(lr, "training.learningRate") { c.training.learningRate = $0 }
         if let lossLimit { c.training.lossLimit = lossLimit }
-        if let optimizer { c.training.optimizer = optimizer }
+        sweep(optimizer, "training.optimizer") { c.training.optimizer = $0 }
         if let hidden { c.training.hidden = hidden.widths }
+        c.sweep = axes.isEmpty ? nil : axes
     }
 
     var keyPaths: [(path: String, flag: String, given: Bool)] {

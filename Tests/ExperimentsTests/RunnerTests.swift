@@ -139,3 +139,39 @@ func tinyConfig() -> ExperimentConfig {
         #expect(stamps.count == variants.count + 1)
     }
 }
+
+@Suite struct ValidationRunTests {
+    /// `scenario.validation` runs write the validation matrix and summary beside the test ones,
+    /// and the Markdown table gains a validation ACC column; the stamp carries the fraction.
+    @Test func aRunWithAValidationSplitWritesValidationTables() throws {
+        let out = temporaryFolder("validation")
+        var config = tinyConfig()
+        config.seeds = [1]
+        config.scenario.validation = 0.1
+        let outcome = try Runner(config: config, outputDirectory: out, environment: [:]).run()
+        let folder = out.appendingPathComponent("tiny")
+        let matrix = try String(contentsOf: folder.appendingPathComponent("validation-matrix.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(matrix[0] == "method,seed,eval,after_task,task,accuracy")
+        #expect(matrix.count == 1 + 2 * 1 * 2 * 6 * 5)
+        let summary = try String(contentsOf: folder.appendingPathComponent("validation-summary.csv"), encoding: .utf8)
+        #expect(summary.contains("tiny,joint,class-il,acc,"))
+        #expect(outcome.aggregate.markdown.contains("validation ACC"))
+        let record = outcome.aggregate.records[0]
+        #expect(record.validationMetrics?["class-il"] != nil)
+        // Validation ACC is the mean of the validation matrix's last row, not the test one's.
+        let R = record.result.validationAccuracy!["class-il"]!
+        #expect(abs(record.validationMetrics!["class-il"]!.acc - R[4].reduce(0, +) / 5) < 1e-12)
+        #expect(record.validationMetrics!["class-il"]!.acc != record.metrics["class-il"]!.acc)
+        // Without the split: the stamp and the cell's JSON are what they were, no validation files.
+        config.scenario.validation = nil
+        let plain = try config.cellJobs(methods: ["finetune"], datasetSHA256: "x", results: out, dataDirectory: nil)[0]
+        var with = config
+        with.scenario.validation = 0.1
+        let held = try with.cellJobs(methods: ["finetune"], datasetSHA256: "x", results: out, dataDirectory: nil)[0]
+        #expect(plain.stamp != held.stamp)
+        #expect(!canonicalJSON(plain.cell).contains("validation"))
+        let again = try Runner(config: config, outputDirectory: out, environment: [:]).run()
+        #expect(!again.aggregate.markdown.contains("validation ACC"))
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("validation-matrix.csv").path))
+    }
+}
