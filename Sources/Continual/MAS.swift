@@ -70,16 +70,12 @@ public final class MemoryAwareSynapses: Component {
 
     public func addPenalty(_ context: TrainingContext) -> Float {
         guard !importance.isEmpty else { return 0 }
-        let store = context.network.parameters, lambda = Float(config.lambda)
-        var sum: Double = 0
-        importance.withUnsafeBufferPointer { omega in
+        let store = context.network.parameters
+        // One fused pass (the kernel EWC uses): g += 2λ · Ω (θ − θ*), returning Σ Ω (θ − θ*)².
+        let sum = importance.withUnsafeBufferPointer { omega in
             anchor.withUnsafeBufferPointer { a in
-                for i in 0..<store.count {
-                    let d = store.values[i] - a[i]
-                    let w = omega[i] * d
-                    store.gradients[i] += 2 * lambda * w
-                    sum += Double(w * d)
-                }
+                Kernels.addQuadraticPenalty(values: store.values, anchor: a.baseAddress!, weight: omega.baseAddress!,
+                                            scale: 2 * Float(config.lambda), gradients: store.gradients, store.count)
             }
         }
         return Float(config.lambda * sum)

@@ -62,7 +62,8 @@ public struct PerSampleGradientSum {
     /// Σ_n f(∂ℓ_n/∂θ) for the chunk's current `outputGradient`; `addBatchGradient()` adds
     /// f(Σ_n ∂ℓ_n/∂θ), f of the chunk's summed gradient (one whole-store backward pass, either
     /// strategy).
-    /// Returns the sum over all chunks (not divided by anything). Leaves the store's gradients zeroed.
+    /// Returns the sum over all chunks (not divided by anything). The batched `add()` leaves the
+    /// store's gradients untouched; the loop and `addBatchGradient()` leave them zeroed.
     func run(samples: [SampleRef], task: Int, chunkSize: Int,
              body: (Chunk, _ add: () -> Void, _ addBatchGradient: () -> Void) -> Void) -> [Float] {
         let store = network.parameters

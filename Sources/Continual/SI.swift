@@ -83,16 +83,11 @@ public final class SynapticIntelligence: Component {
             gradient.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: store.gradients, count: P) }
         }
         guard !importance.isEmpty else { return 0 }
-        let c = Float(config.c)
-        var sum: Double = 0
-        importance.withUnsafeBufferPointer { omega in
+        // One fused pass (the kernel EWC uses): g += 2c · Ω (θ − θ*), returning Σ Ω (θ − θ*)².
+        let sum = importance.withUnsafeBufferPointer { omega in
             anchor.withUnsafeBufferPointer { a in
-                for i in 0..<P {
-                    let d = store.values[i] - a[i]
-                    let w = omega[i] * d
-                    store.gradients[i] += 2 * c * w
-                    sum += Double(w * d)
-                }
+                Kernels.addQuadraticPenalty(values: store.values, anchor: a.baseAddress!, weight: omega.baseAddress!,
+                                            scale: 2 * Float(config.c), gradients: store.gradients, P)
             }
         }
         return Float(config.c * sum)
