@@ -36,9 +36,13 @@ public struct RenderReport: Sendable, Equatable {
 ///   intransigence, stability gap, min-ACC and WC-ACC where summary.csv has them;
 /// - `forgetting-per-task-<eval>`: per-task forgetting per method;
 /// - `ablation` (or `ablation-<eval>` when ablation.csv has an `eval` column): forest plot;
-/// - `parameters`: parameters in use after each task per method, when `costs.csv` is present.
+/// - `parameters`: parameters in use after each task per method, when `costs.csv` is present;
+/// - `sweep-<eval>`, in a swept experiment (summary.csv has a column per swept setting): ACC and
+///   forgetting against one swept setting, a line per method, a column of panels per value of
+///   the others (`SweepLines`).
 ///
-/// Tables: `tables/summary-<eval>.tex` and `.md`.
+/// Tables: `tables/summary-<eval>.tex` and `.md` (with a column per swept setting in a swept
+/// experiment).
 public enum FigureRenderer {
     /// Renders into `figures/` and `tables/` inside the results directory.
     public static func render(resultsDirectory: String) throws -> RenderReport {
@@ -132,7 +136,7 @@ private struct Plan {
         if results.summary.isEmpty { notes.append("summary.csv has no rows: no bar charts and no tables") }
         for eval in results.summaryEvals {
             let rows = results.summary.filter { $0.eval == eval }
-            let methods = orderedMethods(rows.map(\.method), listed: results.info.methods)
+            let methods = orderedMethods(rows.map(\.method), listed: results.listed)
             let seeds = rows.map(\.n).max() ?? 0
             func bars(_ metric: MetricKey) -> [MetricBars.Bar] {
                 methods.map { MetricBars.Bar(method: $0, color: colors[$0] ?? .muted,
@@ -158,6 +162,17 @@ private struct Plan {
                                                 bars: Dictionary(uniqueKeysWithValues: panelMetrics.map { ($0, bars($0)) }),
                                                 seeds: seeds, stem: "metrics-\(eval.rawValue)", measure: measure))
             }
+            // A swept experiment: the summary grouped by the swept settings.
+            if !results.sweep.isEmpty {
+                var bases: [String] = []
+                for m in methods { if let b = rows.first(where: { $0.method == m })?.base, !bases.contains(b) { bases.append(b) } }
+                if let figure = SweepLines.figure(rows, sweep: results.sweep, methods: bases, colors: Palette.colors(for: bases),
+                                                  eval: eval, seeds: seeds, stem: "sweep-\(eval.rawValue)", measure: measure) {
+                    figures.append(figure)
+                } else {
+                    notes.append("sweep-\(eval.rawValue): not drawn, summary.csv has no acc or forgetting rows with a swept value")
+                }
+            }
             let table = SummaryTable(results, eval: eval)
             tables.append(("summary-\(eval.rawValue).tex", table.latex))
             tables.append(("summary-\(eval.rawValue).md", table.markdown))
@@ -165,7 +180,7 @@ private struct Plan {
 
         if let costs = results.costs {
             let T = results.info.tasks ?? (results.matrix.map(\.task).max() ?? 1)
-            let series = ParameterGrowth.series(costs, methods: orderedMethods(costs.map(\.method), listed: results.info.methods), tasks: max(T, 1))
+            let series = ParameterGrowth.series(costs, methods: orderedMethods(costs.map(\.method), listed: results.listed), tasks: max(T, 1))
             if series.isEmpty {
                 notes.append("parameters: not drawn, costs.csv has no parameters rows")
             } else {

@@ -202,4 +202,71 @@ struct HalfEmMeasure: TextMeasure {
         #expect(l.xTicks.map(\.label) == ["1", "2", "3"])
         #expect(l.yText(4) == "4")
     }
+
+    /// A sweep of ewc.lambda ∈ {1, 10⁴} × replay.capacity ∈ {200, 1000}: λ (first of the two with
+    /// two values) is the x axis, a column of panels per capacity, rows ACC and forgetting.
+    /// Forgetting (at most 0.45 + 0.05) gets ticks 0…50 ("50": 7 pt), narrower than ACC's
+    /// "100" (10.5), so left = 4 + 2.5 + 2 + 10.5 + 4 + 7.72 = 30.72; two columns in 504 pt with a
+    /// 10 pt gap: each plot (504 − 30.72 − 8 − 10) / 2 = 227.64 wide, the second at 268.36. Rows
+    /// are 92 + (2.5 + 2 + 7 × 0.729) + 8 = 109.603 apart. x positions −0.5…1.5: λ = 1 at a quarter
+    /// of the plot (87.63), λ = 10⁴ at three quarters (201.45).
+    @Test func sweepLinesPanelPerOtherSettingAndReferenceLines() throws {
+        func row(_ method: String, _ lambda: String, _ capacity: String, _ metric: String, _ v: Double) -> SummaryEntry {
+            let label = ResultColumns.variant(method: method, settings: [("ewc.lambda", lambda), ("replay.capacity", capacity)])
+            return SummaryEntry(method: label, base: method, settings: [lambda, capacity], eval: .class, metric: metric,
+                                mean: v, ciLow: v - 0.05, ciHigh: v + 0.05, n: 2)
+        }
+        var rows: [SummaryEntry] = []
+        for (metric, scale) in [("acc", 1.0), ("forgetting", 0.5)] {
+            rows += [row("finetune", "", "", metric, 0.2 * scale), row("ewc", "10000", "", metric, 0.3 * scale),
+                     row("ewc", "1", "", metric, 0.25 * scale),
+                     row("replay", "", "200", metric, 0.6 * scale), row("replay", "", "1000", metric, 0.8 * scale)]
+            for lambda in ["1", "10000"] {
+                for capacity in ["200", "1000"] { rows.append(row("ewc+replay", lambda, capacity, metric, (capacity == "200" ? 0.5 : 0.9) * scale)) }
+            }
+        }
+        let sweep = ["ewc.lambda", "replay.capacity"]
+        let g = try #require(SweepLines.grouping(rows, sweep: sweep))
+        // λ in numeric order (10000 was met first), capacities as panels in numeric order.
+        #expect(g.x == 0 && g.xValues == ["1", "10000"] && g.panels == [["", "200"], ["", "1000"]])
+        #expect(g.title(0) == "replay.capacity = 200" && g.title(1) == "replay.capacity = 1000")
+        let methods = ["finetune", "ewc", "replay", "ewc+replay"]
+        let lines = SweepLines.lines(rows, g, panel: 1, metric: .acc, methods: methods)
+        #expect(lines.map(\.method) == methods)
+        // finetune and replay (λ does not apply) are references; replay at this panel's capacity.
+        #expect(lines[0].reference?.mean == 0.2 && lines[0].points.isEmpty)
+        #expect(lines[2].reference?.mean == 0.8)
+        // ewc (capacity does not apply) is in every panel, in λ order; ewc+replay at capacity 1000.
+        #expect(lines[1].points.map(\.position) == [0, 1] && lines[1].points.map(\.mean) == [0.25, 0.3])
+        #expect(lines[3].points.map(\.mean) == [0.9, 0.9] && lines[3].reference == nil)
+
+        let l = SweepLines.layout(rows, g, metrics: [.acc, .forgetting], methods: methods, colors: [:], eval: .class, seeds: 2,
+                                  measure: measure)
+        #expect(l.width == Style.doubleColumn && l.plots.count == 2 && l.plots.allSatisfy { $0.count == 2 })
+        #expect(l.ticks[0].values == [0, 20, 40, 60, 80, 100] && l.ticks[1].values == [0, 10, 20, 30, 40, 50])
+        #expect(close(l.plots[0][0].x, 30.72) && close(l.plots[0][0].width, 227.64))
+        #expect(close(l.plots[0][1].x, 268.36) && close(l.plots[1][1].x, 268.36))
+        #expect(close(l.plots[1][0].y - l.plots[0][0].y, 109.603))
+        #expect(close(l.x(0, 0), 87.63) && close(l.x(0, 1), 201.45) && close(l.x(1, 0) - l.x(0, 0), 237.64))
+        #expect(close(l.y(0, 1), l.plots[0][0].y) && close(l.y(0, 0), l.plots[0][0].maxY))
+        #expect(close(l.y(1, 0.5), l.plots[1][0].y) && close(l.y(1, 0), l.plots[1][0].maxY))
+        #expect(l.panelTitleBaseline != nil && l.panelTitleBaseline! < l.plots[0][0].y)
+        // Markers for the methods drawn along λ only; the references are dashed in the legend.
+        #expect(l.markers == ["ewc": .circle, "ewc+replay": .square])
+        #expect(l.legend.entries.map(\.dash.isEmpty) == [false, true, false, true])
+        #expect(l.xLabelBaseline > l.plots[1][0].maxY && l.legendTop > l.xLabelBaseline)
+
+        // One swept setting: one panel, one column wide, no panel title.
+        let one = rows.filter { $0.settings[1].isEmpty }.map { r -> SummaryEntry in
+            var r = r
+            r.settings = [r.settings[0]]
+            return r
+        }
+        let g1 = try #require(SweepLines.grouping(one, sweep: ["ewc.lambda"]))
+        #expect(g1.panels == [[""]] && g1.title(0) == "")
+        let l1 = SweepLines.layout(one, g1, metrics: [.acc], methods: ["finetune", "ewc"], colors: [:], eval: .class, seeds: 2,
+                                   measure: measure)
+        #expect(l1.width == Style.singleColumn && l1.panelTitleBaseline == nil && l1.plots[0].count == 1)
+        #expect(SweepLines.grouping(one, sweep: []) == nil)
+    }
 }
