@@ -12,7 +12,7 @@ public struct Aggregate: Sendable {
     public let experiment: String
     public let records: [RunRecord]
     /// Methods in the order they were configured; in a swept experiment, the variants
-    /// (`Sweep.variant`: a method at one point of the grid, `ewc[ewc-lambda=100]`), which then
+    /// (`Sweep.variant`: a method at one point of the grid, `ewc[ewc.lambda=100]`), which then
     /// stand where a method stands in every table.
     public let methods: [String]
     /// The swept settings (empty without a sweep).

@@ -75,15 +75,15 @@ struct HalfEmMeasure: TextMeasure {
     /// rows (20 pt).
     @Test func taskCurvesAxesTicksAndLegendRows() {
         let l = TaskCurves.layout(matrices, measure: measure)
-        #expect(close(l.plot.x, 30.72) && close(l.plot.width, 206.08))
-        #expect(close(l.xs(-0.3), l.plot.x) && close(l.xs(3.3), l.plot.maxX))
-        #expect(close(l.ys(0), l.plot.maxY) && close(l.ys(1), l.plot.y))
-        #expect(l.xTicks.map(\.label) == ["b", "1", "2", "3"])
-        #expect(l.boundaries.count == 2 && close(l.boundaries[0], l.xs(1)) && close(l.boundaries[1], l.xs(2)))
+        #expect(close(l.axes.plot.x, 30.72) && close(l.axes.plot.width, 206.08))
+        #expect(close(l.axes.xs(-0.3), l.axes.plot.x) && close(l.axes.xs(3.3), l.axes.plot.maxX))
+        #expect(close(l.axes.ys(0), l.axes.plot.maxY) && close(l.axes.ys(1), l.axes.plot.y))
+        #expect(l.axes.xTicks.map(\.label) == ["b", "1", "2", "3"])
+        #expect(l.boundaries.count == 2 && close(l.boundaries[0], l.axes.xs(1)) && close(l.boundaries[1], l.axes.xs(2)))
         #expect(l.hasUntrained && !l.compact && l.markerSize == 3.6)
-        #expect(l.legend.rows(measure, width: l.plot.width) == [[0, 1, 2], [3]])
+        #expect(l.legend.rows(measure, width: l.axes.plot.width) == [[0, 1, 2], [3]])
         #expect(close(l.height, l.legendTop + 20 + 4))
-        #expect(l.legendTop > l.xLabelBaseline && l.xLabelBaseline > l.plot.maxY)
+        #expect(l.legendTop > l.axes.xLabelBaseline && l.axes.xLabelBaseline > l.axes.plot.maxY)
     }
 
     /// More than 10 tasks: a colour-ramp legend of one row, dots for markers, every 2nd task
@@ -96,7 +96,7 @@ struct HalfEmMeasure: TextMeasure {
         ])
         let l = TaskCurves.layout(m, measure: measure)
         #expect(l.compact && l.markers == [.circle] && l.markerSize == 2.2 && !l.hasUntrained)
-        #expect(l.xTicks.map(\.label) == ["b"] + stride(from: 2, through: 20, by: 2).map(String.init))
+        #expect(l.axes.xTicks.map(\.label) == ["b"] + stride(from: 2, through: 20, by: 2).map(String.init))
         #expect(l.boundaries.count == 19)
         // "task 1" (21) + 4 + 60 + 4 + "task 20" (24.5) + 9.
         #expect(close(l.rampBlock, 122.5))
@@ -110,18 +110,19 @@ struct HalfEmMeasure: TextMeasure {
         let values = all.map { $0.perTaskForgetting() }
         let l = TaskForgetting.layout(all, values: values, eval: .class, colors: [:], measure: measure)
         #expect(l.groups == 2 && l.methods == 2)
-        #expect(close(l.groupWidth, l.plot.width / 2))
+        #expect(close(l.groupWidth, l.axes.plot.width / 2))
         #expect(l.barWidth == min(l.groupWidth * 0.8 / 2, 18))
         for g in 0..<2 {
             #expect(close(l.barCentre(group: g, method: 0) + l.barCentre(group: g, method: 1), 2 * l.groupCentre(g)))
             #expect(close(l.barCentre(group: g, method: 1) - l.barCentre(group: g, method: 0), l.barWidth))
         }
-        #expect(close(l.separator(1), l.plot.x + l.groupWidth))
+        #expect(close(l.separator(1), l.axes.plot.x + l.groupWidth))
         // Task 1: mean .5 ± 12.706 × 0.1 → [−77.1, 177.1] %; the ticks cover it and zero.
-        #expect(l.ticks.lower <= -77.06 && l.ticks.upper >= 177.06 && l.ticks.values.contains(0))
-        #expect(close(l.ys(l.ticks.lower / 100), l.plot.maxY) && close(l.ys(l.ticks.upper / 100), l.plot.y))
-        #expect(l.xTicks.map(\.label) == ["1", "2"] && close(l.xTicks[1].x, l.groupCentre(1)))
-        #expect(l.legendTop < l.plot.y)
+        #expect(l.axes.yTicks.lower <= -77.06 && l.axes.yTicks.upper >= 177.06 && l.axes.yTicks.values.contains(0))
+        #expect(close(l.values(l.axes.yTicks.lower / 100), l.axes.plot.maxY) && close(l.values(l.axes.yTicks.upper / 100), l.axes.plot.y))
+        #expect(l.axes.xTicks.map(\.label) == ["1", "2"] && close(l.axes.xTicks[1].x, l.groupCentre(1)))
+        #expect(close(l.axes.xs(1.5), l.groupCentre(1)) && close(l.axes.ys(0), l.values(0)))
+        #expect(l.legendTop < l.axes.plot.y)
     }
 
     /// Labels that fit their slot stay horizontal; one that does not turns the row 40°, which
@@ -194,22 +195,23 @@ struct HalfEmMeasure: TextMeasure {
         let series: [(method: String, values: [Double])] = [("pnas", [1000, 3000, 6000]), ("ewc", [2000, 2000, 2000])]
         let l = ParameterGrowth.layout(series, colors: [:], seeds: 1, measure: measure)
         // Ticks covering 0…6.3 (6000 / 1000 × 1.05): steps of 2 → 0, 2, 4, 6, 8.
-        #expect(l.yTicks.values == [0, 2, 4, 6, 8] && l.yTicks.decimals == 0)
-        #expect(close(l.ys(0), l.plot.maxY) && close(l.ys(8), l.plot.y))
-        #expect(close(l.xs(0.7), l.plot.x) && close(l.xs(3.3), l.plot.maxX))
+        #expect(l.axes.yTicks.values == [0, 2, 4, 6, 8] && l.axes.yTicks.decimals == 0)
+        #expect(close(l.axes.ys(0), l.axes.plot.maxY) && close(l.axes.ys(8), l.axes.plot.y))
+        #expect(close(l.axes.xs(0.7), l.axes.plot.x) && close(l.axes.xs(3.3), l.axes.plot.maxX))
         let p = l.points(series[0].values)
-        #expect(close(p[0].0, l.xs(1)) && close(p[2].1, l.ys(6)))
-        #expect(l.xTicks.map(\.label) == ["1", "2", "3"])
+        #expect(close(p[0].0, l.axes.xs(1)) && close(p[2].1, l.axes.ys(6)))
+        #expect(l.axes.xTicks.map(\.label) == ["1", "2", "3"])
         #expect(l.yText(4) == "4")
     }
 
     /// A sweep of ewc.lambda ∈ {1, 10⁴} × replay.capacity ∈ {200, 1000}: λ (first of the two with
     /// two values) is the x axis, a column of panels per capacity, rows ACC and forgetting.
     /// Forgetting (at most 0.45 + 0.05) gets ticks 0…50 ("50": 7 pt), narrower than ACC's
-    /// "100" (10.5), so left = 4 + 2.5 + 2 + 10.5 + 4 + 7.72 = 30.72; two columns in 504 pt with a
-    /// 10 pt gap: each plot (504 − 30.72 − 8 − 10) / 2 = 227.64 wide, the second at 268.36. Rows
+    /// "100" (10.5), so left = 4 + 2.5 + 2 + 10.5 + 4 + 7.72 = 30.72; two columns in 504 pt, the
+    /// second after a gap of 8 + its tick labels (2.5 + 2 + 10.5 = 15): each plot
+    /// (504 − 30.72 − 8 − 23) / 2 = 221.14 wide, the second at 30.72 + 221.14 + 23 = 274.86. Rows
     /// are 92 + (2.5 + 2 + 7 × 0.729) + 8 = 109.603 apart. x positions −0.5…1.5: λ = 1 at a quarter
-    /// of the plot (87.63), λ = 10⁴ at three quarters (201.45).
+    /// of the plot (86.005), λ = 10⁴ at three quarters (196.575).
     @Test func sweepLinesPanelPerOtherSettingAndReferenceLines() throws {
         func row(_ method: String, _ lambda: String, _ capacity: String, _ metric: String, _ v: Double) -> SummaryEntry {
             let label = ResultColumns.variant(method: method, settings: [("ewc.lambda", lambda), ("replay.capacity", capacity)])
@@ -244,10 +246,10 @@ struct HalfEmMeasure: TextMeasure {
                                   measure: measure)
         #expect(l.width == Style.doubleColumn && l.plots.count == 2 && l.plots.allSatisfy { $0.count == 2 })
         #expect(l.ticks[0].values == [0, 20, 40, 60, 80, 100] && l.ticks[1].values == [0, 10, 20, 30, 40, 50])
-        #expect(close(l.plots[0][0].x, 30.72) && close(l.plots[0][0].width, 227.64))
-        #expect(close(l.plots[0][1].x, 268.36) && close(l.plots[1][1].x, 268.36))
+        #expect(close(l.plots[0][0].x, 30.72) && close(l.plots[0][0].width, 221.14))
+        #expect(close(l.plots[0][1].x, 274.86) && close(l.plots[1][1].x, 274.86))
         #expect(close(l.plots[1][0].y - l.plots[0][0].y, 109.603))
-        #expect(close(l.x(0, 0), 87.63) && close(l.x(0, 1), 201.45) && close(l.x(1, 0) - l.x(0, 0), 237.64))
+        #expect(close(l.x(0, 0), 86.005) && close(l.x(0, 1), 196.575) && close(l.x(1, 0) - l.x(0, 0), 244.14))
         #expect(close(l.y(0, 1), l.plots[0][0].y) && close(l.y(0, 0), l.plots[0][0].maxY))
         #expect(close(l.y(1, 0.5), l.plots[1][0].y) && close(l.y(1, 0), l.plots[1][0].maxY))
         #expect(l.panelTitleBaseline != nil && l.panelTitleBaseline! < l.plots[0][0].y)

@@ -25,24 +25,17 @@ enum ParameterGrowth {
         var width: Double
         var height: Double
         var title: TitleBlock
-        var plot: Rect
-        /// x: task 1…T; y: thousands of parameters from 0.
-        var xs: Scale
-        var ys: Scale
-        var yTicks: Ticks
-        var yLabelX: Double
-        /// The x-axis ticks: position and task number.
-        var xTicks: [(x: Double, label: String)]
-        var xLabelBaseline: Double
+        /// x: task 1…T, ticks at task numbers; y: thousands of parameters from 0.
+        var axes: PlotAxes
         var markers: [Canvas.Marker]
         var legend: LegendRows
         var legendTop: Double
 
         /// A y tick's text, in the decimals the ticks need.
-        func yText(_ v: Double) -> String { Ticks.format(v, decimals: yTicks.decimals) }
+        func yText(_ v: Double) -> String { Ticks.format(v, decimals: axes.yTicks.decimals) }
         /// The points of a series: (x of task t, y of its value in thousands).
         func points(_ values: [Double]) -> [(Double, Double)] {
-            values.enumerated().map { (xs(Double($0.offset + 1)), ys($0.element / 1000)) }
+            values.enumerated().map { (axes.xs(Double($0.offset + 1)), axes.ys($0.element / 1000)) }
         }
     }
 
@@ -77,20 +70,16 @@ enum ParameterGrowth {
         let xs = Scale(domain: (0.7, Double(T) + 0.3), range: (plot.x, plot.maxX))
         let ys = Scale(domain: (yTicks.lower, yTicks.upper), range: (plot.maxY, plot.y))
         let labelEvery = T <= 12 ? 1 : Int((Double(T) / 10).rounded(.up))
-        return Layout(width: width, height: height, title: title, plot: plot, xs: xs, ys: ys, yTicks: yTicks,
-                      yLabelX: 4 + xLabelBand,
-                      xTicks: (1...T).filter { $0 % labelEvery == 0 || $0 == T || $0 == 1 }.map { (xs(Double($0)), String($0)) },
-                      xLabelBaseline: top + plotHeight + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight,
-                      markers: markers, legend: legend, legendTop: legendTop)
+        let axes = PlotAxes(plot: plot, xs: xs, ys: ys, yTicks: yTicks,
+                            xTicks: (1...T).filter { $0 % labelEvery == 0 || $0 == T || $0 == 1 }.map { (xs(Double($0)), String($0)) })
+        return Layout(width: width, height: height, title: title, axes: axes, markers: markers, legend: legend, legendTop: legendTop)
     }
 
     static func draw(_ c: Canvas, _ series: [(method: String, values: [Double])], colors: [String: RGB], _ l: Layout) {
-        let plot = l.plot
+        let plot = l.axes.plot
         l.title.draw(c, x: 4, width: l.width - 8)
-        Axis.left(c, plot: plot, scale: l.ys, ticks: l.yTicks, label: "parameters (thousands)", labelX: l.yLabelX, tickText: l.yText)
-        Axis.bottom(c, plot: plot, positions: l.xTicks.map { ($0.x, $0.label) })
-        c.font(Style.labelSize)
-        c.text("trained up to task", plot.midX, l.xLabelBaseline, align: .center)
+        l.axes.drawLeft(c, label: "parameters (thousands)", tickText: l.yText)
+        l.axes.drawBottom(c, label: "trained up to task")
         for (i, s) in series.enumerated() {
             let color = colors[s.method] ?? .muted
             let points = l.points(s.values)

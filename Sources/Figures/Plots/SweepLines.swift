@@ -151,8 +151,10 @@ enum SweepLines {
         let rowTicks = metrics.map { m in
             Self.ticks(m, g.panels.indices.flatMap { lines(rows, g, panel: $0, metric: m, methods: methods) })
         }
+        // Every panel has its tick labels; only the first column has the rotated axis label.
+        let tickRoom = rowTicks.map { t in Axis.leftWidth(c, tickLabels: t.values.map(t.label), label: false) }.max() ?? 0
         let left = 4 + (rowTicks.map { t in Axis.leftWidth(c, tickLabels: t.values.map(t.label), label: true) }.max() ?? 0)
-        let gap = 10.0
+        let gap = 8.0 + tickRoom
         let plotWidth = (width - left - 8 - gap * Double(columns - 1)) / Double(columns)
         let titleBand = columns > 1 ? Style.labelSize * Style.capHeight + 6 : 0
         let rowHeight = plotHeight + Axis.bottomHeight + 8

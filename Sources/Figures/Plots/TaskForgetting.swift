@@ -12,14 +12,11 @@ enum TaskForgetting {
         var width: Double
         var height: Double
         var title: TitleBlock
-        var plot: Rect
-        /// The value axis in percent, always including zero.
-        var ticks: Ticks
+        /// x: group g spans [g, g + 1), the labelled groups' centres ticked with their task
+        /// numbers (every k-th beyond 12 groups); y: forgetting in percent, always including zero.
+        var axes: PlotAxes
         /// y of a forgetting value (a fraction).
-        var ys: Scale
-        /// y of a tick value (percent), for the axis.
-        var axisScale: Scale
-        var yLabelX: Double
+        var values: Scale
         var legend: LegendRows
         var legendTop: Double
         /// Groups of bars, one per task 1…T−1, each `groupWidth` wide; one bar per method.
@@ -27,19 +24,16 @@ enum TaskForgetting {
         var methods: Int
         var groupWidth: Double
         var barWidth: Double
-        /// The labelled groups' x (task numbers; every k-th beyond 12 groups).
-        var xTicks: [(x: Double, label: String)]
-        var xLabelBaseline: Double
 
         /// The centre of group g (0-based).
-        func groupCentre(_ g: Int) -> Double { plot.x + (Double(g) + 0.5) * groupWidth }
+        func groupCentre(_ g: Int) -> Double { axes.plot.x + (Double(g) + 0.5) * groupWidth }
         /// The centre x of method k's bar in group g.
         func barCentre(group g: Int, method k: Int) -> Double {
             let offset: Double = Double(k) - Double(methods - 1) / 2
             return groupCentre(g) + offset * barWidth
         }
         /// The x of the separator left of group g (g ≥ 1).
-        func separator(_ g: Int) -> Double { plot.x + Double(g) * groupWidth }
+        func separator(_ g: Int) -> Double { axes.plot.x + Double(g) * groupWidth }
     }
 
     static func figure(_ all: [MethodMatrices], eval: EvalSetting, colors: [String: RGB], stem: String,
@@ -82,20 +76,19 @@ enum TaskForgetting {
             let x: Double = plot.x + (Double(g) + 0.5) * groupWidth
             return (x, String(g + 1))
         }
-        return Layout(width: width, height: height, title: title, plot: plot, ticks: ticks,
-                      ys: Scale(domain: (ticks.lower / 100, ticks.upper / 100), range: (plot.maxY, plot.y)),
-                      axisScale: Scale(domain: (ticks.lower, ticks.upper), range: (plot.maxY, plot.y)),
-                      yLabelX: 4 + xLabelBand, legend: legend, legendTop: top, groups: groups, methods: all.count,
-                      groupWidth: groupWidth, barWidth: min(groupWidth * 0.8 / Double(max(all.count, 1)), 18),
-                      xTicks: xTicks,
-                      xLabelBaseline: plot.maxY + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight)
+        let axes = PlotAxes(plot: plot, xs: Scale(domain: (0, Double(groups)), range: (plot.x, plot.maxX)),
+                            ys: Scale(domain: (ticks.lower, ticks.upper), range: (plot.maxY, plot.y)), yTicks: ticks, xTicks: xTicks)
+        return Layout(width: width, height: height, title: title, axes: axes,
+                      values: Scale(domain: (ticks.lower / 100, ticks.upper / 100), range: (plot.maxY, plot.y)),
+                      legend: legend, legendTop: top, groups: groups, methods: all.count,
+                      groupWidth: groupWidth, barWidth: min(groupWidth * 0.8 / Double(max(all.count, 1)), 18))
     }
 
     static func draw(_ c: Canvas, _ all: [MethodMatrices], values: [[Estimate?]], colors: [String: RGB], _ l: Layout) {
-        let plot = l.plot, ys = l.ys, barWidth = l.barWidth
+        let plot = l.axes.plot, ys = l.values, barWidth = l.barWidth
         l.title.draw(c, x: 4, width: l.width - 8)
         l.legend.draw(c, x: plot.x, y: l.legendTop, width: plot.width)
-        Axis.left(c, plot: plot, scale: l.axisScale, ticks: l.ticks, label: "forgetting (%)", labelX: l.yLabelX, tickText: l.ticks.label)
+        l.axes.drawLeft(c, label: "forgetting (%)", tickText: l.axes.yTicks.label)
         for g in 0..<l.groups {
             if g > 0 {
                 let x = l.separator(g)
@@ -116,9 +109,7 @@ enum TaskForgetting {
                 }
             }
         }
-        if l.ticks.lower < 0 { c.line(plot.x, ys(0), plot.maxX, ys(0), width: 0.6) }
-        Axis.bottom(c, plot: plot, positions: l.xTicks.map { ($0.x, $0.label) })
-        c.font(Style.labelSize)
-        c.text("task", plot.midX, l.xLabelBaseline, align: .center)
+        if l.axes.yTicks.lower < 0 { c.line(plot.x, ys(0), plot.maxX, ys(0), width: 0.6) }
+        l.axes.drawBottom(c, label: "task")
     }
 }
