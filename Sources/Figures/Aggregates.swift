@@ -111,6 +111,24 @@ extension ResultSet {
         return out
     }
 
+    /// In a swept experiment, the short form of each label for bar labels and legends: the
+    /// method and its values without their keys, `ewc+replay[10000;1000]` for
+    /// `ewc+replay[ewc.lambda=10000;replay.capacity=1000]` (`sweepNote` names the keys), so that
+    /// labels of one method do not shorten to the same text; empty without a sweep.
+    var shortLabels: [String: String] {
+        guard !sweep.isEmpty else { return [:] }
+        var out: [String: String] = [:]
+        for s in summary where out[s.method] == nil {
+            let values = s.settings.filter { !$0.isEmpty }
+            out[s.method] = values.isEmpty ? s.base : s.base + "[" + values.joined(separator: ";") + "]"
+        }
+        return out
+    }
+
+    /// What the brackets of `shortLabels` hold, for a figure's note: `[…] = ewc.lambda; replay.capacity`;
+    /// nil without a sweep.
+    var sweepNote: String? { sweep.isEmpty ? nil : "[…] = " + sweep.joined(separator: "; ") }
+
     /// Every method name found in the result files, in display order.
     var allMethods: [String] {
         orderedMethods(matrix.map(\.method) + summary.map(\.method), listed: listed)

@@ -115,6 +115,8 @@ private struct Plan {
         let components = results.ablation.map { $0.map(\.component) } ?? []
         let colors = Palette.colors(for: results.allMethods + components)
         let stems = FileStems(results.allMethods)
+        // A swept run: bar labels and legends show each label's values without their keys.
+        let short = results.shortLabels, keys = results.sweepNote
 
         for eval in results.matrixEvals {
             let all = results.matrices(for: eval)
@@ -126,7 +128,7 @@ private struct Plan {
                 }
             }
             if (all.map(\.tasks).max() ?? 0) >= 2 {
-                figures.append(TaskForgetting.figure(all, eval: eval, colors: colors,
+                figures.append(TaskForgetting.figure(all, eval: eval, colors: colors, labels: short, labelNote: keys,
                                                      stem: "forgetting-per-task-\(eval.rawValue)", measure: measure))
             } else {
                 notes.append("forgetting-per-task-\(eval.rawValue): not drawn, it needs at least 2 tasks")
@@ -139,11 +141,11 @@ private struct Plan {
             let methods = orderedMethods(rows.map(\.method), listed: results.listed)
             let seeds = rows.map(\.n).max() ?? 0
             func bars(_ metric: MetricKey) -> [MetricBars.Bar] {
-                methods.map { MetricBars.Bar(method: $0, color: colors[$0] ?? .muted,
+                methods.map { MetricBars.Bar(method: short[$0] ?? $0, color: colors[$0] ?? .muted,
                                              value: results.summaryValue(method: $0, eval: eval, metric: metric)) }
             }
             if rows.contains(where: { $0.metric == MetricKey.bwt.rawValue }) {
-                figures.append(MetricBars.single(metric: .bwt, eval: eval, bars: bars(.bwt), seeds: seeds,
+                figures.append(MetricBars.single(metric: .bwt, eval: eval, bars: bars(.bwt), seeds: seeds, labelNote: keys,
                                                  stem: "bwt-\(eval.rawValue)", measure: measure))
             } else {
                 notes.append("bwt-\(eval.rawValue): not drawn, summary.csv has no bwt rows for \(eval.rawValue)")
@@ -158,7 +160,7 @@ private struct Plan {
                              + "summary.csv has no rows for \(absent.count == 1 ? "it" : "them") under \(eval.rawValue)")
             }
             if !panelMetrics.isEmpty {
-                figures.append(MetricBars.panel(metrics: panelMetrics, eval: eval,
+                figures.append(MetricBars.panel(metrics: panelMetrics, eval: eval, labelNote: keys,
                                                 bars: Dictionary(uniqueKeysWithValues: panelMetrics.map { ($0, bars($0)) }),
                                                 seeds: seeds, stem: "metrics-\(eval.rawValue)", measure: measure))
             }
@@ -184,7 +186,8 @@ private struct Plan {
             if series.isEmpty {
                 notes.append("parameters: not drawn, costs.csv has no parameters rows")
             } else {
-                figures.append(ParameterGrowth.figure(series, colors: colors, seeds: costs.map(\.n).max() ?? 0,
+                figures.append(ParameterGrowth.figure(series, colors: colors, labels: short, labelNote: keys,
+                                                      seeds: costs.map(\.n).max() ?? 0,
                                                       stem: "parameters", measure: measure))
             }
         }

@@ -181,6 +181,14 @@ import Testing
         #expect(columns == ["lr", "ewc.lambda"])
         let best = try #require(entries.first { $0.method == "ewc[lr=0.01;ewc.lambda=100]" && $0.metric == "acc" })
         #expect(best.base == "ewc" && best.settings == ["0.01", "100"] && abs(best.mean - 0.9) < 1e-12)
+        // Bar labels and legends of the figures use the values alone (the note names the keys),
+        // and the display order is summary.csv's (the run's grid order).
+        let set = ResultSet(directory: dir.path, info: ExperimentInfo(experiment: "e", version: "v", configHash: "h", datasetName: nil,
+                                                                      datasetSHA256: "x", tasks: 2, methods: ["finetune", "ewc"], seeds: [1, 2]),
+                            matrix: [], summary: entries, sweep: columns, ablation: nil, costs: nil)
+        #expect(set.shortLabels["ewc[lr=0.01;ewc.lambda=100]"] == "ewc[0.01;100]" && set.shortLabels["finetune[lr=0.1]"] == "finetune[0.1]")
+        #expect(set.sweepNote == "[…] = lr; ewc.lambda")
+        #expect(set.listed == variants)
         let g = try #require(SweepLines.grouping(entries, sweep: columns))
         #expect(g.x == 0 && g.xValues == ["0.01", "0.1"] && g.panels == [["", "1"], ["", "100"]])
         let lines = SweepLines.lines(entries, g, panel: 1, metric: .acc, methods: ["finetune", "ewc"])

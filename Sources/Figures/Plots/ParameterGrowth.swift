@@ -39,19 +39,22 @@ enum ParameterGrowth {
         }
     }
 
-    static func figure(_ series: [(method: String, values: [Double])], colors: [String: RGB], seeds: Int,
-                       stem: String, measure c: Canvas) -> Figure {
-        let l = layout(series, colors: colors, seeds: seeds, measure: c)
+    /// `labels` replaces a method's name in the legend (a swept run's short labels) and
+    /// `labelNote` ends the title's note (what their brackets hold).
+    static func figure(_ series: [(method: String, values: [Double])], colors: [String: RGB], labels: [String: String] = [:],
+                       labelNote: String? = nil, seeds: Int, stem: String, measure c: Canvas) -> Figure {
+        let l = layout(series, colors: colors, labels: labels, labelNote: labelNote, seeds: seeds, measure: c)
         return Figure(stem: stem, title: "Parameters in use after each task", width: l.width, height: l.height) { c in
             draw(c, series, colors: colors, l)
         }
     }
 
-    static func layout(_ series: [(method: String, values: [Double])], colors: [String: RGB], seeds: Int,
-                       measure c: some TextMeasure) -> Layout {
+    static func layout(_ series: [(method: String, values: [Double])], colors: [String: RGB], labels: [String: String] = [:],
+                       labelNote: String? = nil, seeds: Int, measure c: some TextMeasure) -> Layout {
         let T = series.map(\.values.count).max() ?? 1
         let width = Style.singleColumn
-        let title = TitleBlock(head: "Parameters in use after each task", note: seeds > 1 ? "mean over \(seeds) seeds" : "1 seed")
+        let title = TitleBlock(head: "Parameters in use after each task",
+                               note: (seeds > 1 ? "mean over \(seeds) seeds" : "1 seed") + (labelNote.map { "; \($0)" } ?? ""))
         let top0 = series.flatMap(\.values).max() ?? 1
         let yTicks = Ticks(covering: 0, top0 / 1000 * 1.05, target: 5)
         let yText = { (v: Double) in Ticks.format(v, decimals: yTicks.decimals) }
@@ -59,7 +62,7 @@ enum ParameterGrowth {
         let plotWidth = width - left - 8
         let markers = Canvas.Marker.allCases
         let legend = LegendRows(entries: series.enumerated().map { i, s in
-            LegendRows.Entry(label: s.method, color: colors[s.method] ?? .muted, marker: markers[i % markers.count], line: true)
+            LegendRows.Entry(label: labels[s.method] ?? s.method, color: colors[s.method] ?? .muted, marker: markers[i % markers.count], line: true)
         })
         let top = title.height(c, width: width - 8)
         let plotHeight = 118.0

@@ -36,10 +36,12 @@ enum TaskForgetting {
         func separator(_ g: Int) -> Double { axes.plot.x + Double(g) * groupWidth }
     }
 
-    static func figure(_ all: [MethodMatrices], eval: EvalSetting, colors: [String: RGB], stem: String,
-                       measure c: Canvas) -> Figure {
+    /// `labels` replaces a method's name in the legend (a swept run's short labels) and
+    /// `labelNote` ends the title's note (what their brackets hold).
+    static func figure(_ all: [MethodMatrices], eval: EvalSetting, colors: [String: RGB], labels: [String: String] = [:],
+                       labelNote: String? = nil, stem: String, measure c: Canvas) -> Figure {
         let values = all.map { $0.perTaskForgetting() }
-        let l = layout(all, values: values, eval: eval, colors: colors, measure: c)
+        let l = layout(all, values: values, eval: eval, colors: colors, labels: labels, labelNote: labelNote, measure: c)
         return Figure(stem: stem, title: "Forgetting per task, \(eval.label)", width: l.width, height: l.height) { c in
             draw(c, all, values: values, colors: colors, l)
         }
@@ -47,21 +49,22 @@ enum TaskForgetting {
 
     /// `values[k][g]`: method k's forgetting of task g + 1 (mean and CI over seeds).
     static func layout(_ all: [MethodMatrices], values: [[Estimate?]], eval: EvalSetting, colors: [String: RGB],
-                       measure c: some TextMeasure) -> Layout {
+                       labels: [String: String] = [:], labelNote: String? = nil, measure c: some TextMeasure) -> Layout {
         let T = all.map(\.tasks).max() ?? 0
         let groups = max(T - 1, 1)
         let bars = all.count * groups
         let width = bars > 24 ? Style.doubleColumn : Style.singleColumn
         let seeds = all.map(\.seeds.count).max() ?? 0
         let title = TitleBlock(head: "Forgetting per task · \(eval.label)",
-                               note: "max earlier − final accuracy; mean ± 95% CI, \(seeds) seed\(seeds == 1 ? "" : "s")")
+                               note: "max earlier − final accuracy; mean ± 95% CI, \(seeds) seed\(seeds == 1 ? "" : "s")"
+                                   + (labelNote.map { "; \($0)" } ?? ""))
         let flat = values.flatMap { $0 }.compactMap { $0 }
         let lo = min(0, flat.map { $0.halfWidth.isFinite ? $0.low : $0.mean }.min() ?? 0) * 100
         let hi = max(0, flat.map { $0.halfWidth.isFinite ? $0.high : $0.mean }.max() ?? 0) * 100
         let ticks = Ticks(covering: lo, hi > lo ? hi : lo + 1, target: 5)
         let left = 4 + Axis.leftWidth(c, tickLabels: ticks.values.map(ticks.label), label: true)
         let plotWidth = width - left - 8
-        let legend = LegendRows(entries: all.map { LegendRows.Entry(label: $0.method, color: colors[$0.method] ?? .muted, marker: nil, line: false) })
+        let legend = LegendRows(entries: all.map { LegendRows.Entry(label: labels[$0.method] ?? $0.method, color: colors[$0.method] ?? .muted, marker: nil, line: false) })
         let top = title.height(c, width: width - 8)
         let legendHeight = legend.height(c, width: plotWidth)
         let plotTop = top + legendHeight + 6
