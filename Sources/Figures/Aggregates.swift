@@ -125,9 +125,9 @@ extension ResultSet {
         return out
     }
 
-    /// What the brackets of `shortLabels` hold, for a figure's note: `[…] = ewc.lambda; replay.capacity`;
-    /// nil without a sweep.
-    var sweepNote: String? { sweep.isEmpty ? nil : "[…] = " + sweep.joined(separator: "; ") }
+    /// What the brackets of `shortLabels` hold, a line under a figure's title:
+    /// `labels: method[ewc.lambda;replay.capacity]`; nil without a sweep.
+    var sweepNote: String? { sweep.isEmpty ? nil : "labels: method[" + sweep.joined(separator: ";") + "]" }
 
     /// Every method name found in the result files, in display order.
     var allMethods: [String] {

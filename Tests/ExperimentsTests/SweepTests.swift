@@ -187,7 +187,7 @@ import Testing
                                                                       datasetSHA256: "x", tasks: 2, methods: ["finetune", "ewc"], seeds: [1, 2]),
                             matrix: [], summary: entries, sweep: columns, ablation: nil, costs: nil)
         #expect(set.shortLabels["ewc[lr=0.01;ewc.lambda=100]"] == "ewc[0.01;100]" && set.shortLabels["finetune[lr=0.1]"] == "finetune[0.1]")
-        #expect(set.sweepNote == "[…] = lr; ewc.lambda")
+        #expect(set.sweepNote == "labels: method[lr;ewc.lambda]")
         #expect(set.listed == variants)
         let g = try #require(SweepLines.grouping(entries, sweep: columns))
         #expect(g.x == 0 && g.xValues == ["0.01", "0.1"] && g.panels == [["", "1"], ["", "100"]])

@@ -271,4 +271,14 @@ struct HalfEmMeasure: TextMeasure {
         #expect(l1.width == Style.singleColumn && l1.panelTitleBaseline == nil && l1.plots[0].count == 1)
         #expect(SweepLines.grouping(one, sweep: []) == nil)
     }
+
+    /// A title's extra line (a swept run's key to its labels) adds one note line, 3 + cap height
+    /// of the note size, below whatever the head and note take; without it the height is unchanged.
+    @Test func titleExtraLineAddsOneNoteLine() {
+        let plain = TitleBlock(head: "Backward transfer · Class-IL", note: "mean ± 95% CI, 2 seeds")
+        var keyed = plain
+        keyed.extra = "labels: method[ewc.lambda;replay.capacity]"
+        #expect(close(keyed.height(measure, width: 236.8), plain.height(measure, width: 236.8) + 3 + Style.noteSize * Style.capHeight))
+        #expect(plain.extra.isEmpty)
+    }
 }

@@ -131,10 +131,13 @@ struct PlotAxes {
 }
 
 /// A title drawn as a bold head followed by a grey note, e.g. "finetune · Class-IL" and
-/// "mean of 3 seeds"; the note moves below the head when the two do not fit on one line.
+/// "mean of 3 seeds"; the note moves below the head when the two do not fit on one line. An
+/// `extra` line, when given, follows in grey on a line of its own (a swept run's key to its
+/// labels).
 struct TitleBlock {
     var head: String
     var note: String
+    var extra: String = ""
 
     static let gap = 6.0
 
@@ -145,7 +148,8 @@ struct TitleBlock {
     /// Height from the top of the figure to the top of what follows the title.
     func height(_ c: some TextMeasure, width: Double) -> Double {
         let head = 5 + Style.titleSize * Style.capHeight
-        return (oneLine(c, width: width) || note.isEmpty ? head : head + 3 + Style.noteSize * Style.capHeight) + 7
+        let height = (oneLine(c, width: width) || note.isEmpty ? head : head + 3 + Style.noteSize * Style.capHeight) + 7
+        return extra.isEmpty ? height : height + 3 + Style.noteSize * Style.capHeight
     }
 
     /// Draws the block left-aligned at x, starting at the top of the figure. A head or note
@@ -155,14 +159,21 @@ struct TitleBlock {
         c.font(Style.titleSize, bold: true)
         let shownHead = fitted(c, head, width: width)
         c.text(shownHead, x, baseline)
-        guard !note.isEmpty else { return }
-        let one = oneLine(c, width: width)
-        let headWidth = c.width(shownHead)
-        c.font(Style.noteSize)
-        if one {
-            c.text(note, x + headWidth + Self.gap, baseline, color: .muted)
-        } else {
-            c.text(fitted(c, note, width: width), x, baseline + 3 + Style.noteSize * Style.capHeight, color: .muted)
+        var last = baseline
+        if !note.isEmpty {
+            let one = oneLine(c, width: width)
+            let headWidth = c.width(shownHead)
+            c.font(Style.noteSize)
+            if one {
+                c.text(note, x + headWidth + Self.gap, baseline, color: .muted)
+            } else {
+                last = baseline + 3 + Style.noteSize * Style.capHeight
+                c.text(fitted(c, note, width: width), x, last, color: .muted)
+            }
+        }
+        if !extra.isEmpty {
+            c.font(Style.noteSize)
+            c.text(fitted(c, extra, width: width), x, last + 3 + Style.noteSize * Style.capHeight, color: .muted)
         }
     }
 }

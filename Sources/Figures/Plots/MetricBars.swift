@@ -165,12 +165,13 @@ enum MetricBars {
         }
     }
 
-    /// `labelNote`, when given, ends the title's note (what the bar labels' brackets hold).
+    /// `labelNote`, when given, is a line under the title's note (what the bar labels' brackets hold).
     static func singleLayout(metric: MetricKey, eval: EvalSetting, bars: [Bar], seeds: Int, labelNote: String? = nil,
                              measure c: some TextMeasure) -> SingleLayout {
         let width = Style.singleColumn
         let title = TitleBlock(head: "\(metric.longLabel) · \(eval.label)",
-                               note: "mean ± 95% CI\(seeds > 0 ? ", \(seeds) seeds" : ""); \(direction(metric))" + (labelNote.map { "; \($0)" } ?? ""))
+                               note: "mean ± 95% CI\(seeds > 0 ? ", \(seeds) seeds" : ""); \(direction(metric))",
+                               extra: labelNote ?? "")
         let top = title.height(c, width: width - 8)
         let (left, labels) = panelLeft(c, metric: metric, bars: bars, outerWidth: width)
         let plotHeight = 112.0
@@ -209,7 +210,8 @@ enum MetricBars {
         let width = metrics.count == 1 ? Style.singleColumn : Style.doubleColumn
         let columns = min(metrics.count, 2), rows = (metrics.count + 1) / 2
         let title = TitleBlock(head: "Summary metrics · \(eval.label)",
-                               note: "mean ± 95% CI over \(seeds) seed\(seeds == 1 ? "" : "s"); ↑ higher is better, ↓ lower is better" + (labelNote.map { "; \($0)" } ?? ""))
+                               note: "mean ± 95% CI over \(seeds) seed\(seeds == 1 ? "" : "s"); ↑ higher is better, ↓ lower is better",
+                               extra: labelNote ?? "")
         let top = title.height(c, width: width - 8)
         let cellWidth = width / Double(columns)
         var layouts = metrics.map { panelLeft(c, metric: $0, bars: bars[$0] ?? [], outerWidth: cellWidth) }

@@ -40,7 +40,7 @@ enum ParameterGrowth {
     }
 
     /// `labels` replaces a method's name in the legend (a swept run's short labels) and
-    /// `labelNote` ends the title's note (what their brackets hold).
+    /// `labelNote` is a line under the title's note (what their brackets hold).
     static func figure(_ series: [(method: String, values: [Double])], colors: [String: RGB], labels: [String: String] = [:],
                        labelNote: String? = nil, seeds: Int, stem: String, measure c: Canvas) -> Figure {
         let l = layout(series, colors: colors, labels: labels, labelNote: labelNote, seeds: seeds, measure: c)
@@ -54,7 +54,8 @@ enum ParameterGrowth {
         let T = series.map(\.values.count).max() ?? 1
         let width = Style.singleColumn
         let title = TitleBlock(head: "Parameters in use after each task",
-                               note: (seeds > 1 ? "mean over \(seeds) seeds" : "1 seed") + (labelNote.map { "; \($0)" } ?? ""))
+                               note: seeds > 1 ? "mean over \(seeds) seeds" : "1 seed",
+                               extra: labelNote ?? "")
         let top0 = series.flatMap(\.values).max() ?? 1
         let yTicks = Ticks(covering: 0, top0 / 1000 * 1.05, target: 5)
         let yText = { (v: Double) in Ticks.format(v, decimals: yTicks.decimals) }

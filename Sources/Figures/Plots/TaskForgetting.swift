@@ -37,7 +37,7 @@ enum TaskForgetting {
     }
 
     /// `labels` replaces a method's name in the legend (a swept run's short labels) and
-    /// `labelNote` ends the title's note (what their brackets hold).
+    /// `labelNote` is a line under the title's note (what their brackets hold).
     static func figure(_ all: [MethodMatrices], eval: EvalSetting, colors: [String: RGB], labels: [String: String] = [:],
                        labelNote: String? = nil, stem: String, measure c: Canvas) -> Figure {
         let values = all.map { $0.perTaskForgetting() }
@@ -56,8 +56,8 @@ enum TaskForgetting {
         let width = bars > 24 ? Style.doubleColumn : Style.singleColumn
         let seeds = all.map(\.seeds.count).max() ?? 0
         let title = TitleBlock(head: "Forgetting per task · \(eval.label)",
-                               note: "max earlier − final accuracy; mean ± 95% CI, \(seeds) seed\(seeds == 1 ? "" : "s")"
-                                   + (labelNote.map { "; \($0)" } ?? ""))
+                               note: "max earlier − final accuracy; mean ± 95% CI, \(seeds) seed\(seeds == 1 ? "" : "s")",
+                               extra: labelNote ?? "")
         let flat = values.flatMap { $0 }.compactMap { $0 }
         let lo = min(0, flat.map { $0.halfWidth.isFinite ? $0.low : $0.mean }.min() ?? 0) * 100
         let hi = max(0, flat.map { $0.halfWidth.isFinite ? $0.high : $0.mean }.max() ?? 0) * 100
