@@ -105,6 +105,8 @@ import Testing
         let tables = try String(contentsOf: folder.appendingPathComponent("tables/summary-class-il.md"), encoding: .utf8)
         #expect(tables.contains("| Method | lr | ACC (%) ↑ |"))
         #expect(tables.contains("| finetune | 0.002 | "))
+        let latex = try String(contentsOf: folder.appendingPathComponent("tables/summary-class-il.tex"), encoding: .utf8)
+        #expect(latex.contains("\\begin{tabular}{llcccc") && latex.contains("Method & lr & ACC") && latex.contains("\nfinetune & 0.02 & $"))
         #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("figures/sweep-class-il.png").path))
         let again = try Runner(config: c, outputDirectory: out, environment: [:]).run()
         #expect(again.ran.isEmpty && again.skipped.count == 2)
