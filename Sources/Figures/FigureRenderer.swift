@@ -172,7 +172,8 @@ private struct Plan {
                                                   eval: eval, seeds: seeds, stem: "sweep-\(eval.rawValue)", measure: measure) {
                     figures.append(figure)
                 } else {
-                    notes.append("sweep-\(eval.rawValue): not drawn, summary.csv has no acc or forgetting rows with a swept value")
+                    notes.append("sweep-\(eval.rawValue): not drawn, summary.csv has no acc or forgetting rows with a swept value, "
+                                 + "or more than \(SweepLines.maxPanels) panels (combinations of the swept options off the x axis)")
                 }
             }
             let table = SummaryTable(results, eval: eval)

@@ -270,6 +270,12 @@ struct HalfEmMeasure: TextMeasure {
                                    measure: measure)
         #expect(l1.width == Style.singleColumn && l1.panelTitleBaseline == nil && l1.plots[0].count == 1)
         #expect(SweepLines.grouping(one, sweep: []) == nil)
+
+        // A zipped sweep (λ, capacity) = (1, 200), (10000, 1000): two panels, not four.
+        let zipped = rows.filter { $0.base == "ewc+replay" && ($0.settings == ["1", "200"] || $0.settings == ["10000", "1000"]) }
+        #expect(SweepLines.grouping(zipped, sweep: sweep)?.panels == [["", "200"], ["", "1000"]])
+        // Without ewc+replay, replay's rows carry the capacities: both panels stay.
+        #expect(SweepLines.grouping(rows.filter { $0.base != "ewc+replay" }, sweep: sweep)?.panels == [["", "200"], ["", "1000"]])
     }
 
     /// A title's extra line (a swept run's key to its labels) adds one note line, 3 + cap height

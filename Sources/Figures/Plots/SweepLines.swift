@@ -37,7 +37,8 @@ enum SweepLines {
     }
 
     /// The grouping of `rows` (summary.csv's rows of one setting) by the swept settings `sweep`;
-    /// nil without a sweep.
+    /// nil without a sweep. The panels are the product of the other settings' values, less
+    /// those no row has when some rows carry all of them (a zipped sweep).
     static func grouping(_ rows: [SummaryEntry], sweep: [String]) -> Grouping? {
         guard !sweep.isEmpty else { return nil }
         // Each setting's values in the order first met, then numbers sorted by value.
@@ -49,8 +50,15 @@ enum SweepLines {
         }
         let x = values.indices.max { a, b in values[a].count < values[b].count || (values[a].count == values[b].count && a > b) }!
         var panels: [[String]] = [sweep.map { _ in "" }]
-        for i in sweep.indices where i != x && !values[i].isEmpty {
+        let others = sweep.indices.filter { $0 != x && !values[$0].isEmpty }
+        for i in others {
             panels = panels.flatMap { p in values[i].map { v in var q = p; q[i] = v; return q } }
+        }
+        // A zipped sweep (the tuner's candidates) has only some of the product's points: when
+        // rows carry every other setting, keep the panels some row has.
+        let full = rows.filter { r in others.allSatisfy { !r.settings[$0].isEmpty } }
+        if !others.isEmpty && !full.isEmpty {
+            panels = panels.filter { p in full.contains { r in others.allSatisfy { r.settings[$0] == p[$0] } } }
         }
         return Grouping(sweep: sweep, x: x, xValues: values[x], panels: panels)
     }
@@ -184,9 +192,12 @@ enum SweepLines {
                       positions: g.xValues.count, markers: markerOf)
     }
 
+    /// The most panels drawn: beyond, the figure would be unreadable and the tables say it better.
+    static let maxPanels = 12
+
     static func figure(_ rows: [SummaryEntry], sweep: [String], methods: [String], colors: [String: RGB], eval: EvalSetting,
                        seeds: Int, stem: String, measure c: Canvas) -> Figure? {
-        guard let g = grouping(rows, sweep: sweep), !g.xValues.isEmpty else { return nil }
+        guard let g = grouping(rows, sweep: sweep), !g.xValues.isEmpty, g.panels.count <= maxPanels else { return nil }
         let metrics = metrics(rows)
         guard !metrics.isEmpty else { return nil }
         let l = layout(rows, g, metrics: metrics, methods: methods, colors: colors, eval: eval, seeds: seeds, measure: c)
