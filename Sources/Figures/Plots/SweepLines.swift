@@ -151,7 +151,7 @@ enum SweepLines {
         let columns = g.panels.count
         let width = columns == 1 ? Style.singleColumn : Style.doubleColumn
         let others = g.sweep.indices.filter { $0 != g.x }.map { g.sweep[$0] }
-        let title = TitleBlock(head: "\(metrics.map(\.label).joined(separator: " and ")) against \(g.sweep[g.x]) · \(eval.label)",
+        let title = TitleBlock(head: "\(metrics.map(\.label).joined(separator: " and ")) · \(eval.label)",
                                note: "mean ± 95% CI, \(seeds) seed\(seeds == 1 ? "" : "s")"
                                    + (others.isEmpty ? "" : "; a column per \(others.joined(separator: " × "))")
                                    + "; dashed: \(g.sweep[g.x]) does not apply")
@@ -234,7 +234,9 @@ enum SweepLines {
                     c.polyline(xy, width: Style.lineWidth, color: color)
                     for (point, (x, y)) in zip(line.points, xy) {
                         if point.low.isFinite && point.high.isFinite {
-                            c.line(x, l.y(r, point.low), x, l.y(r, point.high), width: 0.8, color: color)
+                            // Clipped to the axis (an interval of ACC may pass 100 %).
+                            let lo = max(point.low, l.ticks[r].lower / 100), hi = min(point.high, l.ticks[r].upper / 100)
+                            c.line(x, l.y(r, lo), x, l.y(r, hi), width: 0.8, color: color)
                         }
                         c.marker(marker, x, y, size: 3.6, color: color, fill: color)
                     }
