@@ -7,7 +7,7 @@ of `--steps` steps), B is `pytorch_step.py` beside this file (the same step, sam
 median), run by `--python` (an interpreter with torch). Each round runs A then B as separate
 processes, so a change in machine load hits both alike; the table gives every pair, their ratio
 A/B, and the medians. Needs only the standard library; the release binary must be built first
-(`swift build -c release --product bench`). About 10 s per round on a quiet two-core machine.
+(`swift build -c release --product bench`). 5 rounds took 123–130 s on two cores at load average ~4.
 """
 import argparse
 import os
