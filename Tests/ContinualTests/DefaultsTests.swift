@@ -78,7 +78,7 @@ import Testing
         #expect(EWCConfig().lambda == nil)
         #expect(EWCConfig().resolved(for: splitClass).lambda == EWCConfig.lambdaByScenario[.split]![.class])
         #expect(EWCConfig().resolved(for: permuted).lambda == EWCConfig.lambdaByScenario[.permuted]![.domain])
-        #expect(EWCConfig.lambdaByScenario[.split]![.task]! > 1000 * EWCConfig.lambdaByScenario[.permuted]![.domain]!)
+        #expect(EWCConfig.lambdaByScenario[.split]![.domain]! > 1000 * EWCConfig.lambdaByScenario[.permuted]![.domain]!)
         #expect(EWCConfig().resolved(for: splitClass).lambda != EWCConfig().resolved(for: permuted).lambda)
         #expect(EWCConfig(lambda: 7).resolved(for: splitClass).lambda == 7)
         let settings = ComponentSettings(EWCConfig(), ReplayConfig()).resolved(for: splitClass)
