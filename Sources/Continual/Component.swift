@@ -49,8 +49,10 @@ public final class TrainingContext: @unchecked Sendable {
 ///    - `addPenalty` (a loss on the parameters: adds its gradient into the store, returns its value);
 ///    - `adjustGradient` (may rewrite the full gradient before the step — projection);
 ///    - the optimizer step; if any component `observesUpdates`, `afterUpdate` with the parameters
-///      as they were before the step (Δθ = θ − previous);
-///    - `afterStep`;
+///      as they were before the step (Δθ = θ − previous) and the step's gradients still in the
+///      store; otherwise the optimizer clears the gradients in its own pass;
+///    - `afterStep` (do not read the store's gradients here: they may be cleared; a hook that
+///      writes them must leave them zero, as the next step starts from them);
 /// 3. `afterTask` once after the task's last step (the Fisher, the replay buffer, …);
 /// 4. `networkForEvaluation` before every evaluation (after the task, and once before any
 ///    training): the first component to return a network has it evaluated instead of the trained
@@ -73,7 +75,8 @@ public protocol Component: AnyObject {
     /// True when the component wants `afterUpdate` (the trainer then keeps a copy of the
     /// parameters before every step).
     var observesUpdates: Bool { get }
-    /// After the optimizer step: `previous` holds the parameter values before it.
+    /// After the optimizer step: `previous` holds the parameter values before it, and the store's
+    /// gradients are the ones the step was taken on.
     func afterUpdate(previous: UnsafePointer<Float>, _ context: TrainingContext)
     func afterStep(_ context: TrainingContext)
     func afterTask(_ context: TrainingContext)

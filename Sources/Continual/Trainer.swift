@@ -330,6 +330,7 @@ public final class TrainingSession {
             previous = .allocate(capacity: network.parameters.count)
             previous!.initialize(repeating: 0, count: network.parameters.count)
         }
+        network.parameters.zeroGradients()
     }
 
     deinit { previous?.deallocate() }
@@ -346,9 +347,16 @@ public final class TrainingSession {
         context.taskSamples = scenario.tasks[t].trainIndices.map { SampleRef(task: t, index: $0) }
         for c in trainer.components { c.beforeTask(context) }
         sampler = BatchSampler(pool: pool, random: RandomStream(seed: trainer.seed, purpose: "batches", index: t))
+        network.parameters.zeroGradients()
     }
 
     /// One optimizer step; returns the loss (task loss plus penalties).
+    ///
+    /// The gradients are zero when a step begins: `init` and `beginTask` clear them, and each step
+    /// leaves them clear — the optimizer's pass clears them (`stepAndClearGradients`), or, when a
+    /// component observes updates (`afterUpdate` reads the step's gradient), the next step does.
+    /// Hooks after the optimizer step that write gradients (nested's hypergradient) zero them
+    /// when done.
     public func step() -> Float {
         let scenario = trainer.scenario, components = trainer.components, t = context.task
         for c in components { c.beforeStep(context) }
@@ -359,7 +367,7 @@ public final class TrainingSession {
         for c in components { c.augment(batch, context) }
         scenario.gather(batch.refs, rows: batch.count, test: false, currentTask: t, x: batch.inputs.data, labels: batch.labels, masks: batch.masks)
 
-        network.parameters.zeroGradients()
+        if previous != nil { network.parameters.zeroGradients() }
         let logits = network.forward(batch.inputs.data, rows: batch.count)
         var loss = SoftmaxCrossEntropy.lossAndGradient(
             logits: logits, labels: batch.labels, mask: batch.masks, weights: batch.weights,
@@ -374,7 +382,7 @@ public final class TrainingSession {
             optimizer.step(network.parameters)
             for c in components where c.observesUpdates { c.afterUpdate(previous: previous, context) }
         } else {
-            optimizer.step(network.parameters)
+            optimizer.stepAndClearGradients(network.parameters)
         }
         context.step += 1
         context.taskStep += 1

@@ -12,7 +12,7 @@ public struct Aggregate: Sendable {
     public let experiment: String
     public let records: [RunRecord]
     /// Methods in the order they were configured; in a swept experiment, the variants
-    /// (`Sweep.variant`: a method at one point of the grid, `ewc[ewc-lambda=100]`), which then
+    /// (`Sweep.variant`: a method at one point of the grid, `ewc[ewc.lambda=100]`), which then
     /// stand where a method stands in every table.
     public let methods: [String]
     /// The swept settings (empty without a sweep).
@@ -60,38 +60,32 @@ public struct Aggregate: Sendable {
 
     var settings: [String] { records.first?.evalSettings ?? [] }
 
-    /// The swept settings' short names (`lr`, `ewc-lambda`): the extra columns of a swept
-    /// experiment's tables.
-    public var sweepLabels: [String] { sweep.map { Sweep.label($0.path, registry: registry) } }
+    /// The swept settings' columns (`lr`, `ewc.lambda`: `Sweep.column`), in the sweep's order:
+    /// the extra columns of a swept experiment's tables.
+    public var sweepLabels: [String] { sweep.map { Sweep.column($0.path) } }
 
     /// A variant's method and its value of each swept setting ("" where the setting does not
-    /// apply to the method: `finetune` has no `ewc-lambda`).
+    /// apply to the method: `finetune` has no `ewc.lambda`).
     public func sweepValues(of variant: String) -> (method: String, values: [String]) {
         guard let r = records.first(where: { self.variant(of: $0) == variant }) else { return (variant, sweep.map { _ in "" }) }
         return (r.method, sweep.map { Sweep.value(at: $0.path, training: r.cell.training, components: r.cell.components, registry: registry) ?? "" })
     }
 
-    /// `variant,method,<one column per swept setting>`: what each row label of a swept
-    /// experiment's tables stands for (`sweep.csv`).
+    /// The leading cells of a row of a per-method table: the variant itself without a sweep;
+    /// in a swept experiment its method, then its value of each swept setting.
+    func rowKey(_ variant: String) -> [String] {
+        guard !sweep.isEmpty else { return [variant] }
+        let (method, values) = sweepValues(of: variant)
+        return [method] + values
+    }
+
+    /// `variant,method,<one column per swept setting>`: what each label in the `method` column of
+    /// a swept experiment's `matrix.csv`, `curves.csv` and `diverged.csv` stands for (`sweep.csv`).
     public var sweepCSV: String {
         var lines = [(["variant", "method"] + sweepLabels).joined(separator: ",")]
         for v in methods {
             let (method, values) = sweepValues(of: v)
             lines.append(([v, method] + values).joined(separator: ","))
-        }
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    /// `summary.csv` with the method and a column per swept setting in place of the variant:
-    /// `experiment,method,<swept settings>,eval,metric,mean,std,sem,ci_low,ci_high,n`
-    /// (`sweep-summary.csv`); the validation metrics too, with `validation` true.
-    public func sweepSummaryCSV(validation: Bool = false) -> String {
-        var lines = [(["experiment", "method"] + sweepLabels + ["eval", "metric", "mean", "std", "sem", "ci_low", "ci_high", "n"]).joined(separator: ",")]
-        for s in validation ? validationSummaries : summaries {
-            let x = s.summary
-            let (method, values) = sweepValues(of: s.method)
-            lines.append(([experiment, method] + values + [s.setting, s.metric, format(x.mean), format(x.std), format(x.sem),
-                          format(x.ciLow), format(x.ciHigh), String(x.n)]).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -201,18 +195,21 @@ public struct Aggregate: Sendable {
         return out
     }
 
-    /// `experiment,method,eval,metric,mean,std,sem,ci_low,ci_high,n`.
+    /// `experiment,method,eval,metric,mean,std,sem,ci_low,ci_high,n`; in a swept experiment
+    /// `experiment,method,<one column per swept setting>,eval,…` (`ResultColumns.swept`), the
+    /// method without its label's values and each swept setting's value in its own column
+    /// (empty where it does not apply to the method), so the rows sort and group by them.
     public var summaryCSV: String { summaryCSV(summaries) }
 
     /// `summaryCSV`'s columns for the validation metrics: written as `validation-summary.csv`.
     public var validationSummaryCSV: String { summaryCSV(validationSummaries) }
 
     private func summaryCSV(_ rows: [(method: String, setting: String, metric: String, summary: Summary)]) -> String {
-        var lines = [ResultColumns.header(ResultColumns.summary)]
+        var lines = [ResultColumns.header(ResultColumns.swept(ResultColumns.summary, by: sweepLabels))]
         for s in rows {
             let x = s.summary
-            lines.append([experiment, s.method, s.setting, s.metric, format(x.mean), format(x.std), format(x.sem),
-                          format(x.ciLow), format(x.ciHigh), String(x.n)].joined(separator: ","))
+            lines.append(([experiment] + rowKey(s.method) + [s.setting, s.metric, format(x.mean), format(x.std), format(x.sem),
+                          format(x.ciLow), format(x.ciHigh), String(x.n)]).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -252,13 +249,14 @@ public struct Aggregate: Sendable {
         return out
     }
 
-    /// `experiment,method,metric,mean,std,sem,ci_low,ci_high,n`: the cost figures (`costSummaries`).
+    /// `experiment,method,metric,mean,std,sem,ci_low,ci_high,n`: the cost figures (`costSummaries`);
+    /// in a swept experiment with a column per swept setting after `method`, as `summaryCSV`.
     public var costsCSV: String {
-        var lines = [ResultColumns.header(ResultColumns.costs)]
+        var lines = [ResultColumns.header(ResultColumns.swept(ResultColumns.costs, by: sweepLabels))]
         for s in costSummaries {
             let x = s.summary
-            lines.append([experiment, s.method, s.metric, format(x.mean), format(x.std), format(x.sem),
-                          format(x.ciLow), format(x.ciHigh), String(x.n)].joined(separator: ","))
+            lines.append(([experiment] + rowKey(s.method) + [s.metric, format(x.mean), format(x.std), format(x.sem),
+                          format(x.ciLow), format(x.ciHigh), String(x.n)]).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -305,11 +303,12 @@ public struct Aggregate: Sendable {
         }
         let costs = costSummaries
         if !costs.isEmpty {
-            out += "\n\(experiment) — cost, mean over seeds\n\n| method | parameters | train s | samples/s |\n|---|---|---|---|\n"
+            let swept = sweepLabels.map { " \($0) |" }.joined(), sweptRule = String(repeating: "---|", count: sweep.count)
+            out += "\n\(experiment) — cost, mean over seeds\n\n| method |\(swept) parameters | train s | samples/s |\n|---|\(sweptRule)---|---|---|\n"
             for method in methods {
                 func mean(_ metric: String) -> Double? { costs.first { $0.method == method && $0.metric == metric }?.summary.mean }
                 guard let p = mean("parameters") else { continue }
-                out += String(format: "| %@ | %.0f | %.1f | %.0f |\n", method, p, mean("train_seconds") ?? 0, mean("samples_per_second") ?? 0)
+                out += "| \(row(method))" + String(format: " %.0f | %.1f | %.0f |\n", p, mean("train_seconds") ?? 0, mean("samples_per_second") ?? 0)
             }
         }
         return out

@@ -275,8 +275,8 @@ public struct Runner {
         for (name, text, wanted) in [("validation-matrix.csv", aggregate.validationMatrixCSV, aggregate.hasValidation),
                                      ("validation-summary.csv", aggregate.validationSummaryCSV, aggregate.hasValidation),
                                      ("sweep.csv", aggregate.sweepCSV, swept),
-                                     ("sweep-summary.csv", aggregate.sweepSummaryCSV(), swept),
-                                     ("validation-sweep-summary.csv", aggregate.sweepSummaryCSV(validation: true), swept && aggregate.hasValidation)] {
+                                     // Written by earlier versions: summary.csv has the swept columns now.
+                                     ("sweep-summary.csv", "", false), ("validation-sweep-summary.csv", "", false)] {
             let url = store.directory.appendingPathComponent(name)
             if wanted {
                 try store.write(text, named: name)

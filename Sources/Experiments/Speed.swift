@@ -5,7 +5,15 @@ import Schema
 import NeuralNet
 
 /// Training and evaluation throughput of the real training loop on synthetic data, beside the
-/// sgemm throughput of the same machine, measured in one run so they can be compared.
+/// time of the same step's matrix products alone, measured in one run so they can be compared.
+///
+/// The bound is the step's own sgemm calls and nothing else: for each layer (D → H) of the MLP,
+/// the forward x[N,D]·W[D,H] (no transposes, β = 1 onto the bias rows), the weight gradient
+/// xᵀ·δ (A transposed, β = 1), and for every layer but the first the input gradient δ·Wᵀ
+/// (B transposed, β = 0) — the calls `Linear.forward` and `Linear.backward` make, with the same
+/// shapes, leading dimensions and β, on the trained network's own weight and gradient buffers, in
+/// the step's order. Rounds of the bound are interleaved with the training rounds, so load on a
+/// shared machine hits both alike.
 public struct SpeedReport: Sendable {
     public var hidden: [Int]
     public var batchSize: Int
@@ -13,15 +21,20 @@ public struct SpeedReport: Sendable {
     /// Median over repeats of samples per second.
     public var trainSamplesPerSecond: Double
     public var evalSamplesPerSecond: Double
-    /// Median sgemm GFLOP/s over the forward, weight-gradient and input-gradient shapes of the MLP.
-    public var sgemmGFLOPS: Double
+    /// Median over repeats of the seconds of one step's sgemm calls alone.
+    public var sgemmSecondsPerStep: Double
     /// Floating-point operations of one training sample (forward, weight and input gradients).
     public var flopsPerTrainSample: Double
-    /// Samples/s if every step were sgemm at `sgemmGFLOPS` and nothing else.
-    public var sgemmBoundSamplesPerSecond: Double { sgemmGFLOPS * 1e9 / flopsPerTrainSample }
+    /// The sgemm calls' throughput: `flopsPerTrainSample · batchSize / sgemmSecondsPerStep`, in GFLOP/s.
+    public var sgemmGFLOPS: Double { flopsPerTrainSample * Double(batchSize) / sgemmSecondsPerStep / 1e9 }
+    /// Samples/s if a step were its sgemm calls and nothing else: `batchSize / sgemmSecondsPerStep`.
+    public var sgemmBoundSamplesPerSecond: Double { Double(batchSize) / sgemmSecondsPerStep }
+    /// The training throughput over the bound: the share of a step's time that is its sgemm calls.
+    public var ratioToBound: Double { trainSamplesPerSecond / sgemmBoundSamplesPerSecond }
 
-    /// Measures `repeats` rounds of `steps` SGD steps and one pass over 4,096 test samples, on
-    /// 28×28 synthetic images with 10 classes, taking the median of the rounds.
+    /// Measures `repeats` rounds of `steps` SGD steps, `steps` repetitions of the step's sgemm calls
+    /// and one pass over 4,096 test samples, on 28×28 synthetic images with 10 classes, taking the
+    /// median of the rounds.
     public static func measure(hidden: [Int], batchSize: Int, threads: Int, steps: Int = 100, repeats: Int = 5) throws -> SpeedReport {
         BLAS.setThreads(threads)
         let dataset = Workload.syntheticDataset(train: 8192, test: 4096)
@@ -29,43 +42,80 @@ public struct SpeedReport: Sendable {
         let config = TrainingConfig(hidden: hidden, optimizer: .sgd, learningRate: 0.01, batchSize: batchSize, iterations: steps, evalBatchSize: 512)
         let trainer = Trainer(scenario: scenario, config: config, seed: 1)
         let network = trainer.makeNetwork()
+        guard let mlp = network as? MLP else { throw ConfigError("bench speed times the plain MLP") }
+        let products = StepProducts(mlp, rows: batchSize)
         let optimizer = SGD(learningRate: 0.01, parameterCount: network.parameters.count)
         let evaluator = Evaluator(scenario: scenario, capacity: 512)
-        var train: [Double] = [], eval: [Double] = []
+        var train: [Double] = [], eval: [Double] = [], gemm: [Double] = []
         _ = trainer.run(network: network, optimizer: optimizer)  // warm-up
+        _ = products.seconds(repetitions: steps)
         for _ in 0..<repeats {
             train.append(trainer.run(network: network, optimizer: optimizer).trainSamplesPerSecond)
+            gemm.append(products.seconds(repetitions: steps) / Double(steps))
             let t0 = now()
             _ = evaluator.evaluate(network)
             eval.append(4096 / (now() - t0))
         }
         let widths = [784] + hidden + [10]
-        var flops = 0.0, gemm: [Double] = []
-        for l in 0..<(widths.count - 1) {
-            let d = widths[l], h = widths[l + 1]
-            flops += 2 * Double(d * h) * (l == 0 ? 2 : 3)
-            gemm.append(sgemmGFLOPS(m: batchSize, n: h, k: d, transA: false, transB: false))
-            gemm.append(sgemmGFLOPS(m: d, n: h, k: batchSize, transA: true, transB: false))
-            if l > 0 { gemm.append(sgemmGFLOPS(m: batchSize, n: d, k: h, transA: false, transB: true)) }
-        }
+        var flops = 0.0
+        for l in 0..<(widths.count - 1) { flops += 2 * Double(widths[l] * widths[l + 1]) * (l == 0 ? 2 : 3) }
         return SpeedReport(hidden: hidden, batchSize: batchSize, threads: threads,
                            trainSamplesPerSecond: median(train), evalSamplesPerSecond: median(eval),
-                           sgemmGFLOPS: median(gemm), flopsPerTrainSample: flops)
+                           sgemmSecondsPerStep: median(gemm), flopsPerTrainSample: flops)
     }
 
-    static func sgemmGFLOPS(m: Int, n: Int, k: Int, transA: Bool, transB: Bool) -> Double {
-        let a = Matrix(rows: transA ? k : m, columns: transA ? m : k)
-        let b = Matrix(rows: transB ? n : k, columns: transB ? k : n)
-        let c = Matrix(rows: m, columns: n)
-        for i in 0..<a.count { a.data[i] = Float(i % 7) * 0.1 }
-        for i in 0..<b.count { b.data[i] = Float(i % 5) * 0.1 }
-        var times: [Double] = []
-        for _ in 0..<25 {
-            let t0 = now()
-            BLAS.gemm(a, transposed: transA, b, transposed: transB, into: c)
-            times.append(now() - t0)
+    /// A training step's sgemm calls on an MLP's own weight and gradient buffers, with activation
+    /// and gradient buffers of its shapes, and nothing else (no bias, ReLU, loss or update).
+    final class StepProducts {
+        let mlp: MLP
+        let rows: Int
+        let input: Matrix
+        let activations: [Matrix]
+        let gradients: (Matrix, Matrix)
+
+        init(_ mlp: MLP, rows: Int) {
+            self.mlp = mlp
+            self.rows = rows
+            input = Matrix(rows: rows, columns: mlp.inputCount)
+            for i in 0..<input.count { input.data[i] = Float(i % 13) / 13 }
+            activations = mlp.layers.map { Matrix(rows: rows, columns: $0.outputs) }
+            let widest = ([mlp.inputCount] + mlp.layers.map(\.outputs)).max()!
+            gradients = (Matrix(rows: rows, columns: widest), Matrix(rows: rows, columns: widest))
+            for m in activations { m.data.update(repeating: 0.5, count: m.count) }
+            gradients.0.data.update(repeating: 0.01, count: gradients.0.count)
+            gradients.1.data.update(repeating: 0.01, count: gradients.1.count)
         }
-        return 2 * Double(m * n * k) / median(Array(times.dropFirst(5))) / 1e9
+
+        /// Wall-clock seconds of `repetitions` steps' worth of sgemm calls.
+        func seconds(repetitions: Int) -> Double {
+            let store = mlp.parameters, layers = mlp.layers, n = rows
+            let t0 = SpeedReport.now()
+            for _ in 0..<repetitions {
+                var x = UnsafePointer(input.data)
+                for (l, layer) in layers.enumerated() {
+                    BLAS.sgemm(transA: false, transB: false, m: n, n: layer.outputs, k: layer.inputs, a: x, lda: layer.inputs,
+                               b: store.values(layer.weight), ldb: layer.outputs, beta: 1, c: activations[l].data, ldc: layer.outputs)
+                    x = UnsafePointer(activations[l].data)
+                }
+                var dy = UnsafePointer(gradients.0.data)
+                var spare = (gradients.1.data, gradients.0.data)
+                for l in stride(from: layers.count - 1, through: 0, by: -1) {
+                    let layer = layers[l]
+                    let x = l == 0 ? UnsafePointer(input.data) : UnsafePointer(activations[l - 1].data)
+                    BLAS.sgemm(transA: true, transB: false, m: layer.inputs, n: layer.outputs, k: n, a: x, lda: layer.inputs,
+                               b: dy, ldb: layer.outputs, beta: 1, c: store.gradients(layer.weight), ldc: layer.outputs)
+                    if l > 0 {
+                        BLAS.sgemm(transA: false, transB: true, m: n, n: layer.inputs, k: layer.outputs, a: dy, lda: layer.outputs,
+                                   b: store.values(layer.weight), ldb: layer.outputs, beta: 0, c: spare.0, ldc: layer.inputs)
+                        dy = UnsafePointer(spare.0)
+                        spare = (spare.1, spare.0)
+                    }
+                }
+            }
+            let seconds = SpeedReport.now() - t0
+            store.zeroGradients()
+            return seconds
+        }
     }
 
     static func median(_ xs: [Double]) -> Double {

@@ -1,6 +1,7 @@
 import Continual
 import Foundation
 import NeuralNet
+import Schema
 
 /// One swept setting: its key path (`training.learningRate`, `components.ewc.lambda`) and the
 /// values it takes, as option text (`0.001`, `adam`), in the order given.
@@ -96,15 +97,25 @@ public enum Sweep {
         return option.value(config)
     }
 
+    /// The column of a swept setting in the tables (`summary.csv`, `costs.csv`, `tables/`) and its
+    /// name in a cell's label: the option's key — a component option's key path under
+    /// `components` (`ewc.lambda`, `replay.capacity`), a core setting's command-line flag (`lr`,
+    /// `epochs`, `batch-size`).
+    public static func column(_ path: String) -> String {
+        if let c = core.first(where: { $0.path == path }) { return c.flag }
+        let prefix = "components."
+        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+    }
+
     /// The label of a cell in a swept experiment: the method, then the value of every swept
-    /// setting the cell has, `ewc[lr=0.001;ewc-lambda=100]`; the method alone without a sweep (or
-    /// when no swept setting applies to it: `finetune` under an `ewc-lambda` sweep runs once).
+    /// setting the cell has, `ewc[lr=0.001;ewc.lambda=100]` (`ResultColumns.variant`); the method
+    /// alone without a sweep (or when no swept setting applies to it: `finetune` under an
+    /// `ewc.lambda` sweep runs once).
     public static func variant(of cell: Cell, sweep: [SweepAxis], registry: ComponentRegistry = .standard) -> String {
-        let parts = sweep.compactMap { axis in
-            value(at: axis.path, training: cell.training, components: cell.components, registry: registry)
-                .map { "\(label(axis.path, registry: registry))=\($0)" }
-        }
-        return parts.isEmpty ? cell.method : cell.method + "[" + parts.joined(separator: ";") + "]"
+        ResultColumns.variant(method: cell.method, settings: sweep.map { axis in
+            (column(axis.path),
+             value(at: axis.path, training: cell.training, components: cell.components, registry: registry) ?? "")
+        })
     }
 }
 

@@ -102,9 +102,36 @@ extension ResultSet {
     /// Evaluation settings that summary.csv has.
     var summaryEvals: [EvalSetting] { Set(summary.map(\.eval)).sorted() }
 
+    /// The display order of methods: experiment.json's; in a swept experiment, whose labels it
+    /// does not list, summary.csv's rows' order (the run's: each method's points in grid order).
+    var listed: [String] {
+        guard !sweep.isEmpty else { return info.methods }
+        var out: [String] = []
+        for s in summary where !out.contains(s.method) { out.append(s.method) }
+        return out
+    }
+
+    /// In a swept experiment, the short form of each label for bar labels and legends: the
+    /// method and its values without their keys, `ewc+replay[10000;1000]` for
+    /// `ewc+replay[ewc.lambda=10000;replay.capacity=1000]` (`sweepNote` names the keys), so that
+    /// labels of one method do not shorten to the same text; empty without a sweep.
+    var shortLabels: [String: String] {
+        guard !sweep.isEmpty else { return [:] }
+        var out: [String: String] = [:]
+        for s in summary where out[s.method] == nil {
+            let values = s.settings.filter { !$0.isEmpty }
+            out[s.method] = values.isEmpty ? s.base : s.base + "[" + values.joined(separator: ";") + "]"
+        }
+        return out
+    }
+
+    /// What the brackets of `shortLabels` hold, a line under a figure's title:
+    /// `labels: method[ewc.lambda;replay.capacity]`; nil without a sweep.
+    var sweepNote: String? { sweep.isEmpty ? nil : "labels: method[" + sweep.joined(separator: ";") + "]" }
+
     /// Every method name found in the result files, in display order.
     var allMethods: [String] {
-        orderedMethods(matrix.map(\.method) + summary.map(\.method), listed: info.methods)
+        orderedMethods(matrix.map(\.method) + summary.map(\.method), listed: listed)
     }
 
     /// The per-seed matrices of every method under `eval`, in display order. T is
@@ -113,7 +140,7 @@ extension ResultSet {
         let rows = matrix.filter { $0.eval == eval }
         let tasks = info.tasks ?? rows.map { max($0.task, $0.afterTask) }.max() ?? 0
         let byMethod = Dictionary(grouping: rows, by: \.method)
-        return orderedMethods(byMethod.keys, listed: info.methods).map { method in
+        return orderedMethods(byMethod.keys, listed: listed).map { method in
             let entries = byMethod[method]!
             let seeds = Set(entries.map(\.seed)).sorted()
             let seedIndex = Dictionary(uniqueKeysWithValues: seeds.enumerated().map { ($1, $0) })

@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 
 /// One CSV record and the line of the file it starts on (1-based; the header is line 1).
 struct CSVRecord: Sendable {
@@ -105,6 +106,19 @@ struct CSVTable: Sendable {
                                + "found \(quoted(header.joined(separator: ","), limit: 200))")
         }
         try checkFieldCounts()
+    }
+
+    /// The swept settings of a table whose header is `expected`, or `expected` with a column per
+    /// swept setting after `method` (`ResultColumns.swept`): their names, empty for `expected`
+    /// itself. Fails as `requireHeader` does for any other header.
+    func requireHeader(sweptFrom expected: [String]) throws -> [String] {
+        guard let sweep = ResultColumns.sweep(in: header, of: expected) else {
+            throw FiguresError(.badHeader, path: path, line: 1,
+                               "expected the header \(quoted(expected.joined(separator: ","), limit: 200)) (with a column per swept setting after method in a swept experiment), "
+                               + "found \(quoted(header.joined(separator: ","), limit: 200))")
+        }
+        try checkFieldCounts()
+        return sweep
     }
 
     /// The index of each named column; fails if one is missing or a record's field count differs

@@ -36,9 +36,13 @@ public struct RenderReport: Sendable, Equatable {
 ///   intransigence, stability gap, min-ACC and WC-ACC where summary.csv has them;
 /// - `forgetting-per-task-<eval>`: per-task forgetting per method;
 /// - `ablation` (or `ablation-<eval>` when ablation.csv has an `eval` column): forest plot;
-/// - `parameters`: parameters in use after each task per method, when `costs.csv` is present.
+/// - `parameters`: parameters in use after each task per method, when `costs.csv` is present;
+/// - `sweep-<eval>`, in a swept experiment (summary.csv has a column per swept setting): ACC and
+///   forgetting against one swept setting, a line per method, a column of panels per value of
+///   the others (`SweepLines`).
 ///
-/// Tables: `tables/summary-<eval>.tex` and `.md`.
+/// Tables: `tables/summary-<eval>.tex` and `.md` (with a column per swept setting in a swept
+/// experiment).
 public enum FigureRenderer {
     /// Renders into `figures/` and `tables/` inside the results directory.
     public static func render(resultsDirectory: String) throws -> RenderReport {
@@ -111,6 +115,8 @@ private struct Plan {
         let components = results.ablation.map { $0.map(\.component) } ?? []
         let colors = Palette.colors(for: results.allMethods + components)
         let stems = FileStems(results.allMethods)
+        // A swept run: bar labels and legends show each label's values without their keys.
+        let short = results.shortLabels, keys = results.sweepNote
 
         for eval in results.matrixEvals {
             let all = results.matrices(for: eval)
@@ -122,7 +128,7 @@ private struct Plan {
                 }
             }
             if (all.map(\.tasks).max() ?? 0) >= 2 {
-                figures.append(TaskForgetting.figure(all, eval: eval, colors: colors,
+                figures.append(TaskForgetting.figure(all, eval: eval, colors: colors, labels: short, labelNote: keys,
                                                      stem: "forgetting-per-task-\(eval.rawValue)", measure: measure))
             } else {
                 notes.append("forgetting-per-task-\(eval.rawValue): not drawn, it needs at least 2 tasks")
@@ -132,14 +138,14 @@ private struct Plan {
         if results.summary.isEmpty { notes.append("summary.csv has no rows: no bar charts and no tables") }
         for eval in results.summaryEvals {
             let rows = results.summary.filter { $0.eval == eval }
-            let methods = orderedMethods(rows.map(\.method), listed: results.info.methods)
+            let methods = orderedMethods(rows.map(\.method), listed: results.listed)
             let seeds = rows.map(\.n).max() ?? 0
             func bars(_ metric: MetricKey) -> [MetricBars.Bar] {
-                methods.map { MetricBars.Bar(method: $0, color: colors[$0] ?? .muted,
+                methods.map { MetricBars.Bar(method: short[$0] ?? $0, color: colors[$0] ?? .muted,
                                              value: results.summaryValue(method: $0, eval: eval, metric: metric)) }
             }
             if rows.contains(where: { $0.metric == MetricKey.bwt.rawValue }) {
-                figures.append(MetricBars.single(metric: .bwt, eval: eval, bars: bars(.bwt), seeds: seeds,
+                figures.append(MetricBars.single(metric: .bwt, eval: eval, bars: bars(.bwt), seeds: seeds, labelNote: keys,
                                                  stem: "bwt-\(eval.rawValue)", measure: measure))
             } else {
                 notes.append("bwt-\(eval.rawValue): not drawn, summary.csv has no bwt rows for \(eval.rawValue)")
@@ -154,9 +160,21 @@ private struct Plan {
                              + "summary.csv has no rows for \(absent.count == 1 ? "it" : "them") under \(eval.rawValue)")
             }
             if !panelMetrics.isEmpty {
-                figures.append(MetricBars.panel(metrics: panelMetrics, eval: eval,
+                figures.append(MetricBars.panel(metrics: panelMetrics, eval: eval, labelNote: keys,
                                                 bars: Dictionary(uniqueKeysWithValues: panelMetrics.map { ($0, bars($0)) }),
                                                 seeds: seeds, stem: "metrics-\(eval.rawValue)", measure: measure))
+            }
+            // A swept experiment: the summary grouped by the swept settings.
+            if !results.sweep.isEmpty {
+                var bases: [String] = []
+                for m in methods { if let b = rows.first(where: { $0.method == m })?.base, !bases.contains(b) { bases.append(b) } }
+                if let figure = SweepLines.figure(rows, sweep: results.sweep, methods: bases, colors: Palette.colors(for: bases),
+                                                  eval: eval, seeds: seeds, stem: "sweep-\(eval.rawValue)", measure: measure) {
+                    figures.append(figure)
+                } else {
+                    notes.append("sweep-\(eval.rawValue): not drawn, summary.csv has no acc or forgetting rows with a swept value, "
+                                 + "or more than \(SweepLines.maxPanels) panels (combinations of the swept options off the x axis)")
+                }
             }
             let table = SummaryTable(results, eval: eval)
             tables.append(("summary-\(eval.rawValue).tex", table.latex))
@@ -165,11 +183,12 @@ private struct Plan {
 
         if let costs = results.costs {
             let T = results.info.tasks ?? (results.matrix.map(\.task).max() ?? 1)
-            let series = ParameterGrowth.series(costs, methods: orderedMethods(costs.map(\.method), listed: results.info.methods), tasks: max(T, 1))
+            let series = ParameterGrowth.series(costs, methods: orderedMethods(costs.map(\.method), listed: results.listed), tasks: max(T, 1))
             if series.isEmpty {
                 notes.append("parameters: not drawn, costs.csv has no parameters rows")
             } else {
-                figures.append(ParameterGrowth.figure(series, colors: colors, seeds: costs.map(\.n).max() ?? 0,
+                figures.append(ParameterGrowth.figure(series, colors: colors, labels: short, labelNote: keys,
+                                                      seeds: costs.map(\.n).max() ?? 0,
                                                       stem: "parameters", measure: measure))
             }
         }

@@ -77,13 +77,32 @@ struct MatrixEntry: Sendable {
 
 /// One row of `summary.csv`: a metric over seeds for one method and evaluation setting.
 struct SummaryEntry: Sendable {
+    /// The row's method; in a swept experiment its label at the row's point
+    /// (`ResultColumns.variant`: `ewc[ewc.lambda=100]`), as in `matrix.csv`.
     var method: String
+    /// The method without the sweep's values (`ewc`); `method` without a sweep.
+    var base: String
+    /// The row's value of each swept setting (`ResultSet.sweep`), "" where it does not apply.
+    var settings: [String]
     var eval: EvalSetting
     var metric: String
     var mean: Double
     var ciLow: Double
     var ciHigh: Double
     var n: Int
+
+    init(method: String, base: String? = nil, settings: [String] = [], eval: EvalSetting, metric: String, mean: Double,
+         ciLow: Double, ciHigh: Double, n: Int) {
+        self.method = method
+        self.base = base ?? method
+        self.settings = settings
+        self.eval = eval
+        self.metric = metric
+        self.mean = mean
+        self.ciLow = ciLow
+        self.ciHigh = ciHigh
+        self.n = n
+    }
 }
 
 /// One row of `ablation.csv`: the paired difference full − ablated for one component.
@@ -100,6 +119,7 @@ struct AblationEntry: Sendable {
 /// One row of `costs.csv`: a cost figure over seeds for one method (`parameters`,
 /// `train_seconds`, …, or a component's report entry `<component>.<key>`).
 struct CostEntry: Sendable, Equatable {
+    /// The row's method; in a swept experiment its label, as `SummaryEntry.method`.
     var method: String
     var metric: String
     var mean: Double
@@ -122,6 +142,9 @@ struct ResultSet: Sendable {
     var info: ExperimentInfo
     var matrix: [MatrixEntry]
     var summary: [SummaryEntry]
+    /// The swept settings, the columns of summary.csv between `method` and `eval` (`lr`,
+    /// `ewc.lambda`); empty without a sweep.
+    var sweep: [String] = []
     var ablation: [AblationEntry]?
     /// The rows of `costs.csv`, when the directory has one.
     var costs: [CostEntry]?
@@ -145,15 +168,15 @@ struct ResultSet: Sendable {
 
         let info = try ExperimentInfo.read(path: file("experiment.json"))
         let matrix = try readMatrix(path: file("matrix.csv"), info: info)
-        let summary = try readSummary(path: file("summary.csv"))
+        let (summary, sweep) = try readSummary(path: file("summary.csv"))
         let ablationPath = file("ablation.csv")
         let ablation = FileManager.default.fileExists(atPath: ablationPath) ? try readAblation(path: ablationPath) : nil
         let costsPath = file("costs.csv")
         let costs = FileManager.default.fileExists(atPath: costsPath) ? try readCosts(path: costsPath) : nil
         let curvesPath = file("curves.csv")
         let curves = FileManager.default.fileExists(atPath: curvesPath) ? try readCurves(path: curvesPath) : nil
-        return ResultSet(directory: directory, info: info, matrix: matrix, summary: summary, ablation: ablation, costs: costs,
-                         curves: curves)
+        return ResultSet(directory: directory, info: info, matrix: matrix, summary: summary, sweep: sweep, ablation: ablation,
+                         costs: costs, curves: curves)
     }
 
     static let curvesHeader = ["method", "seed", "eval", "step", "task", "accuracy"]
@@ -211,42 +234,54 @@ struct ResultSet: Sendable {
         return out
     }
 
-    static func readSummary(path: String) throws -> [SummaryEntry] {
+    /// `summary.csv`'s rows and its swept settings (`ResultColumns.swept`: a column per swept
+    /// setting after `method`); each row's `method` is its label at its point in a swept
+    /// experiment, so that it matches `matrix.csv`.
+    static func readSummary(path: String) throws -> (rows: [SummaryEntry], sweep: [String]) {
         let table = try CSVTable.read(path: path)
-        try table.requireHeader(summaryHeader)
+        let sweep = try table.requireHeader(sweptFrom: summaryHeader)
+        let k = sweep.count
         var seen: [String: Int] = [:]
         var out: [SummaryEntry] = []
         for record in table.records {
             let f = FieldReader(table: table, record: record)
-            let method = try f.string(1, "method")
-            let evalText = try f.string(2, "eval")
+            let base = try f.string(1, "method")
+            let settings = try sweep.indices.map { try f.string(2 + $0, sweep[$0], allowEmpty: true) }
+            let method = ResultColumns.variant(method: base, settings: Array(zip(sweep, settings)).map { (key: $0.0, value: $0.1) })
+            let evalText = try f.string(k + 2, "eval")
             guard let eval = EvalSetting(rawValue: evalText) else {
                 throw f.bad("eval \(quoted(evalText)) is not one of \(EvalSetting.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let metric = try f.string(3, "metric")
-            let mean = try f.number(4, "mean")
-            _ = try f.numberOrNaN(5, "std")
-            _ = try f.numberOrNaN(6, "sem")
-            let lo = try f.numberOrNaN(7, "ci_low")
-            let hi = try f.numberOrNaN(8, "ci_high")
-            let n = try f.integer(9, "n")
+            let metric = try f.string(k + 3, "metric")
+            let mean = try f.number(k + 4, "mean")
+            _ = try f.numberOrNaN(k + 5, "std")
+            _ = try f.numberOrNaN(k + 6, "sem")
+            let lo = try f.numberOrNaN(k + 7, "ci_low")
+            let hi = try f.numberOrNaN(k + 8, "ci_high")
+            let n = try f.integer(k + 9, "n")
             guard n >= 1 else { throw f.bad("n \(n) must be at least 1") }
             if lo.isFinite && hi.isFinite && lo > hi { throw f.bad("ci_low \(lo) is above ci_high \(hi)") }
             let key = "\(method)\u{1F}\(eval.rawValue)\u{1F}\(metric)"
             if let earlier = seen[key] { throw f.bad("duplicates the row on line \(earlier)") }
             seen[key] = record.line
-            out.append(SummaryEntry(method: method, eval: eval, metric: metric, mean: mean, ciLow: lo, ciHigh: hi, n: n))
+            out.append(SummaryEntry(method: method, base: base, settings: settings, eval: eval, metric: metric, mean: mean,
+                                    ciLow: lo, ciHigh: hi, n: n))
         }
-        return out
+        return (out, sweep)
     }
 
+    /// `costs.csv`'s rows, found by column name; in a swept experiment (a column per swept
+    /// setting after `method`, as in summary.csv) each row's method is its label at its point.
     static func readCosts(path: String) throws -> [CostEntry] {
         let table = try CSVTable.read(path: path)
         let c = try table.columns(costsColumns)
+        let sweep = ResultColumns.sweep(in: table.header, of: ResultColumns.costs) ?? []
+        let first = table.header.firstIndex(of: "method").map { $0 + 1 } ?? 0
         return try table.records.map { record in
             let f = FieldReader(table: table, record: record)
-            return CostEntry(method: try f.string(c[0], "method"), metric: try f.string(c[1], "metric"),
-                             mean: try f.number(c[2], "mean"), n: Int(try f.number(c[3], "n")))
+            let settings = try sweep.indices.map { (key: sweep[$0], value: try f.string(first + $0, sweep[$0], allowEmpty: true)) }
+            return CostEntry(method: ResultColumns.variant(method: try f.string(c[0], "method"), settings: settings),
+                             metric: try f.string(c[1], "metric"), mean: try f.number(c[2], "mean"), n: Int(try f.number(c[3], "n")))
         }
     }
 

@@ -11,6 +11,10 @@ import Schema
 /// forgetting, compared at the printed precision so ties are all bold. `joint` is trained on
 /// all tasks at once, an upper bound rather than a continual learner, so it is listed but
 /// never ranked.
+///
+/// In a swept experiment each row is a method at one point of the sweep: the Method column holds
+/// the method and a column per swept setting (`ResultSet.sweep`) its value ("–" where the setting
+/// does not apply to the method), so the table reads like summary.csv.
 struct SummaryTable {
     static let metrics: [MetricKey] = [.acc, .bwt, .fwt, .forgetting]
     /// Columns added when summary.csv has rows for them under the setting.
@@ -26,6 +30,10 @@ struct SummaryTable {
     var eval: EvalSetting
     var metrics: [MetricKey]
     var methods: [String]
+    /// The swept settings, and each row's method without its values and its value of each.
+    var sweep: [String]
+    var bases: [String]
+    var settings: [[String]]
     /// cells[row][column], nil where summary.csv has no value.
     var cells: [[Cell?]]
     var info: ExperimentInfo
@@ -33,8 +41,13 @@ struct SummaryTable {
     init(_ results: ResultSet, eval: EvalSetting) {
         self.eval = eval
         info = results.info
-        let methods = orderedMethods(results.summary.filter { $0.eval == eval }.map(\.method), listed: results.info.methods)
+        let methods = orderedMethods(results.summary.filter { $0.eval == eval }.map(\.method), listed: results.listed)
         self.methods = methods
+        sweep = results.sweep
+        let rows = methods.map { m in results.summary.first { $0.method == m } }
+        let bases = zip(methods, rows).map { $1?.base ?? $0 }
+        self.bases = bases
+        settings = rows.map { $0?.settings ?? [] }
         let present = Set(results.summary.filter { $0.eval == eval }.map(\.metric))
         let metrics = Self.metrics + Self.optionalMetrics.filter { present.contains($0.rawValue) }
         self.metrics = metrics
@@ -47,13 +60,19 @@ struct SummaryTable {
             }
         }
         for (column, metric) in metrics.enumerated() {
-            let ranked = methods.indices.filter { !Self.unranked.contains(methods[$0]) }
+            let ranked = methods.indices.filter { !Self.unranked.contains(bases[$0]) }
             let printed = ranked.compactMap { row in cells[row][column].map { (row, Self.rounded($0.mean)) } }
             guard let best = metric.higherIsBetter ? printed.map(\.1).max() : printed.map(\.1).min() else { continue }
             for (row, value) in printed where value == best { cells[row][column]!.bold = true }
         }
         self.cells = cells
     }
+
+    /// The Method cell of a row: the method, or in a swept experiment the method without its
+    /// values (they have columns of their own).
+    func label(_ row: Int) -> String { sweep.isEmpty ? methods[row] : bases[row] }
+    /// A row's swept values, one per column of `sweep` (none without a sweep).
+    func values(_ row: Int) -> [String] { sweep.isEmpty ? [] : settings[row] }
 
     static func rounded(_ v: Double) -> Double { (v * 10).rounded() / 10 }
 
@@ -87,13 +106,14 @@ struct SummaryTable {
         }
         var lines = header("%")
         lines.append("% Needs \\usepackage{booktabs}.")
-        lines.append("\\begin{tabular}{l" + String(repeating: "c", count: metrics.count) + "}")
+        lines.append("\\begin{tabular}{l" + String(repeating: "l", count: sweep.count) + String(repeating: "c", count: metrics.count) + "}")
         lines.append("\\toprule")
-        lines.append((["Method"] + metrics.map { "\($0.label) (\\%) $\\\($0.higherIsBetter ? "uparrow" : "downarrow")$" })
+        lines.append((["Method"] + sweep.map(esc) + metrics.map { "\($0.label) (\\%) $\\\($0.higherIsBetter ? "uparrow" : "downarrow")$" })
             .joined(separator: " & ") + " \\\\")
         lines.append("\\midrule")
-        for (row, method) in methods.enumerated() {
-            lines.append(([esc(method)] + cells[row].map(cell)).joined(separator: " & ") + " \\\\")
+        for row in methods.indices {
+            lines.append(([esc(label(row))] + values(row).map { $0.isEmpty ? "--" : esc($0) } + cells[row].map(cell))
+                .joined(separator: " & ") + " \\\\")
         }
         lines.append("\\bottomrule")
         lines.append("\\end{tabular}")
@@ -116,10 +136,11 @@ struct SummaryTable {
             return c.bold ? "**\(body)**" : body
         }
         var lines = ["<!--"] + header("").map { String($0.dropFirst()) } + ["-->"]
-        lines.append("| Method | " + metrics.map { "\($0.label) (%) \($0.higherIsBetter ? "↑" : "↓")" }.joined(separator: " | ") + " |")
-        lines.append("|:--|" + String(repeating: "--:|", count: metrics.count))
-        for (row, method) in methods.enumerated() {
-            lines.append("| " + ([esc(method)] + cells[row].map(cell)).joined(separator: " | ") + " |")
+        lines.append("| Method | " + sweep.map { esc($0) + " | " }.joined() + metrics.map { "\($0.label) (%) \($0.higherIsBetter ? "↑" : "↓")" }.joined(separator: " | ") + " |")
+        lines.append("|:--|" + String(repeating: ":--|", count: sweep.count) + String(repeating: "--:|", count: metrics.count))
+        for row in methods.indices {
+            lines.append("| " + ([esc(label(row))] + values(row).map { $0.isEmpty ? "–" : esc($0) } + cells[row].map(cell))
+                .joined(separator: " | ") + " |")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -80,9 +80,30 @@ public enum Kernels {
     /// The quadratic (EWC) penalty and its gradient in one pass: for i in 0..<n, with
     /// d = θ[i] − anchor[i], `g[i] += λ · F[i] · d`; returns Σ F[i] · d² (accumulated in `Double`
     /// every 1,024 elements from eight `Float` lanes, so the loop vectorises).
+    ///
+    /// In the same pass, before the update, copies g[i] into `keptGradients[i]` and θ[i] into
+    /// `keptValues[i]` when they are given (SI keeps the step's gradient without its penalty, and
+    /// θ before the step, for its path integral). The gradient and the sum are the same bits with
+    /// or without the copies.
     @inlinable public static func addQuadraticPenalty(
         values θ: UnsafePointer<Float>, anchor: UnsafePointer<Float>, weight F: UnsafePointer<Float>,
-        scale λ: Float, gradients g: UnsafeMutablePointer<Float>, _ n: Int
+        scale λ: Float, gradients g: UnsafeMutablePointer<Float>, _ n: Int,
+        keepingGradientsIn keptGradients: UnsafeMutablePointer<Float>? = nil,
+        keepingValuesIn keptValues: UnsafeMutablePointer<Float>? = nil
+    ) -> Double {
+        if let keptGradients, let keptValues {
+            return quadraticPenalty(θ, anchor, F, λ, g, n, keep: true, keptGradients, keptValues)
+        }
+        precondition(keptGradients == nil && keptValues == nil, "addQuadraticPenalty: keep both the gradients and the values, or neither")
+        return quadraticPenalty(θ, anchor, F, λ, g, n, keep: false, g, g)
+    }
+
+    /// The loop of `addQuadraticPenalty`; `keep` is a constant at each call, so each call site
+    /// compiles to a loop with or without the two copies.
+    @inlinable @inline(__always) static func quadraticPenalty(
+        _ θ: UnsafePointer<Float>, _ anchor: UnsafePointer<Float>, _ F: UnsafePointer<Float>, _ λ: Float,
+        _ g: UnsafeMutablePointer<Float>, _ n: Int, keep: Bool,
+        _ keptGradients: UnsafeMutablePointer<Float>, _ keptValues: UnsafeMutablePointer<Float>
     ) -> Double {
         var total: Double = 0
         var i = 0
@@ -95,15 +116,24 @@ public enum Kernels {
                 let a = UnsafeRawPointer(anchor + i).loadUnaligned(as: SIMD8<Float>.self)
                 let f = UnsafeRawPointer(F + i).loadUnaligned(as: SIMD8<Float>.self)
                 let raw = UnsafeMutableRawPointer(g + i)
+                let gi = raw.loadUnaligned(as: SIMD8<Float>.self)
+                if keep {
+                    UnsafeMutableRawPointer(keptGradients + i).storeBytes(of: gi, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(keptValues + i).storeBytes(of: t, as: SIMD8<Float>.self)
+                }
                 let d = t - a
                 let fd = f * d
-                raw.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self) + λ * fd, as: SIMD8<Float>.self)
+                raw.storeBytes(of: gi + λ * fd, as: SIMD8<Float>.self)
                 acc += fd * d
                 i += lanes
             }
             total += Double(acc.sum())
         }
         while i < n {
+            if keep {
+                keptGradients[i] = g[i]
+                keptValues[i] = θ[i]
+            }
             let d = θ[i] - anchor[i]
             g[i] += λ * F[i] * d
             total += Double(F[i] * d * d)

@@ -64,19 +64,10 @@ public final class MLP: PerSampleGradients {
     /// The output of hidden layer `index` (0-based) from the last forward.
     public func hiddenOutput(_ index: Int) -> UnsafePointer<Float> { UnsafePointer(activations[index].data) }
 
-    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int) {
-        backward(x, outputGradient: outputGradient, rows: rows, visitor: nil)
-    }
-
-    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
-                         perSample visitor: any PerSampleGradientVisitor) {
-        backward(x, outputGradient: outputGradient, rows: rows, visitor: visitor)
-    }
-
     /// Row n of δ_l is sample n's own gradient, so with a visitor each layer's per-sample
     /// gradients are x_n ⊗ δ_n (and δ_n for the bias).
-    private func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
-                          visitor: (any PerSampleGradientVisitor)?) {
+    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+                         visitor: (any PerSampleGradientVisitor)?) {
         var dy = outputGradient
         var spare = (gradientA.data, gradientB.data)
         for i in stride(from: layers.count - 1, through: 0, by: -1) {

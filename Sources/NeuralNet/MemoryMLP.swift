@@ -65,17 +65,8 @@ public final class MemoryMLP: MemoryHolding, PerSampleGradients {
         return UnsafePointer(logits.data)
     }
 
-    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int) {
-        backward(x, outputGradient: outputGradient, rows: rows, visitor: nil)
-    }
-
     public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
-                         perSample visitor: any PerSampleGradientVisitor) {
-        backward(x, outputGradient: outputGradient, rows: rows, visitor: visitor)
-    }
-
-    private func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
-                          visitor: (any PerSampleGradientVisitor)?) {
+                         visitor: (any PerSampleGradientVisitor)?) {
         let L = layers.count
         var spare = (gradientA.data, gradientB.data)
         // Head, then the memory (dh written in place over dh′), then the hidden layers.

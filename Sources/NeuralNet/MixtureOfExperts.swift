@@ -260,20 +260,11 @@ public final class MixtureOfExperts: MemoryHolding, PerSampleGradients {
         }
     }
 
-    public func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int) {
-        backward(x, outputGradient: dy, rows: n, visitor: nil)
-    }
-
-    public func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int,
-                         perSample visitor: any PerSampleGradientVisitor) {
-        backward(x, outputGradient: dy, rows: n, visitor: visitor)
-    }
-
     /// Every row's gradient flows through its own row of every fused activation, so with a
     /// visitor each layer (the fused first layer with the gate's shared columns, the experts'
     /// layers and heads, the gate) reports x_n ⊗ δ_n per sample, and each memory its own terms.
-    private func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int,
-                          visitor: (any PerSampleGradientVisitor)?) {
+    public func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int,
+                         visitor: (any PerSampleGradientVisitor)?) {
         let E = expertCount, L = hidden.count, K = outputCount, HL = hidden[L - 1]
         let g = gateWeights.data, dg = gateGradient.data, dF = featureGradient.data, scratch = headGradient.data
         // Heads and the combination: ∂/∂h′_e (fused in dF, row stride E·H_L) and ∂/∂g.

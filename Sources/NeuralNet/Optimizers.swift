@@ -14,6 +14,11 @@ public protocol Optimizer: AnyObject {
     var trainable: [Range<Int>] { get set }
     /// Applies one update from `store.gradients` to `store.values`.
     func step(_ store: ParameterStore)
+    /// `step`, after which every gradient of the store is zero: the training session's step,
+    /// so that the next step starts from zero gradients without a pass of its own. The default
+    /// is `step` and then `zeroGradients()`; SGD and Adam clear each gradient in the pass that
+    /// reads it (same values, one pass over the gradients fewer).
+    func stepAndClearGradients(_ store: ParameterStore)
     /// Called by the trainer when a task's training ends (before the components' `afterTask`):
     /// an optimizer that accumulates gradients over several steps applies what it holds. Does
     /// nothing by default.
@@ -22,6 +27,17 @@ public protocol Optimizer: AnyObject {
 
 extension Optimizer {
     public func endTask(_ store: ParameterStore) {}
+
+    public func stepAndClearGradients(_ store: ParameterStore) {
+        step(store)
+        store.zeroGradients()
+    }
+
+    /// True when the trainable ranges are exactly the whole store (the fused clearing then
+    /// covers every gradient).
+    func trainsWholeStore(_ store: ParameterStore) -> Bool {
+        trainable.count == 1 && trainable[0] == 0..<store.count
+    }
 }
 
 /// Plain stochastic gradient descent: θ ← θ − η g.
@@ -38,6 +54,19 @@ public final class SGD: Optimizer {
         let v = store.values, g = store.gradients, lr = learningRate
         for range in trainable {
             for i in range { v[i] -= lr * g[i] }
+        }
+    }
+
+    /// θ ← θ − η g and g ← 0 in one pass when the whole store is trainable.
+    public func stepAndClearGradients(_ store: ParameterStore) {
+        guard trainsWholeStore(store) else {
+            step(store)
+            return store.zeroGradients()
+        }
+        let v = store.values, g = store.gradients, lr = learningRate
+        for i in 0..<store.count {
+            v[i] -= lr * g[i]
+            g[i] = 0
         }
     }
 }
@@ -91,7 +120,16 @@ public final class Adam: Optimizer {
         steps = 0
     }
 
-    public func step(_ store: ParameterStore) {
+    public func step(_ store: ParameterStore) { update(store, clearing: false) }
+
+    /// The update, each gradient cleared in the same pass when the whole store is trainable.
+    public func stepAndClearGradients(_ store: ParameterStore) {
+        let whole = trainsWholeStore(store)
+        update(store, clearing: whole)
+        if !whole { store.zeroGradients() }
+    }
+
+    @inline(__always) private func update(_ store: ParameterStore, clearing: Bool) {
         steps += 1
         let lr = learningRate, b1 = beta1, b2 = beta2, eps = epsilon
         let w = store.values, g = store.gradients, m = self.m, v = self.v, t = self.t
@@ -106,6 +144,7 @@ public final class Adam: Optimizer {
                     c2 = 1 / (1 - _powf(beta2, steps))
                 }
                 let gi = g[i]
+                if clearing { g[i] = 0 }
                 m[i] = b1 * m[i] + (1 - b1) * gi
                 v[i] = b2 * v[i] + (1 - b2) * gi * gi
                 w[i] -= lr * (m[i] * c1) / ((v[i] * c2).squareRoot() + eps)

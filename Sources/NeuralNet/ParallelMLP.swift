@@ -74,18 +74,9 @@ public final class ParallelMLP: PerSampleGradients {
         return UnsafePointer(outputs[last].data)
     }
 
-    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int) {
-        backward(x, outputGradient: outputGradient, rows: rows, visitor: nil)
-    }
-
-    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
-                         perSample visitor: any PerSampleGradientVisitor) {
-        backward(x, outputGradient: outputGradient, rows: rows, visitor: visitor)
-    }
-
     /// With a visitor, each path reports x_n ⊗ δ_{l,ℓ,n} per sample instead of adding to the store.
-    private func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
-                          visitor: (any PerSampleGradientVisitor)?) {
+    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+                         visitor: (any PerSampleGradientVisitor)?) {
         var dy = outputGradient
         var spare = (gradientA.data, gradientB.data)
         let last = paths.count - 1

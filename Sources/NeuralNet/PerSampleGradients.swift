@@ -46,12 +46,31 @@ public protocol PerSampleGradientVisitor: AnyObject {
 /// `PerSampleGradientVisitor` instead of adding their sum into the store: per-sample statistics
 /// (a diagonal Fisher, MAS importance) then cost one batched backward pass instead of one pass
 /// per sample.
+///
+/// A conforming network writes its backward pass once, `backward(_:outputGradient:rows:visitor:)`;
+/// the extension derives from it both the plain `backward` of `Network` (no visitor: the sums go
+/// to the store) and `backward(_:outputGradient:rows:perSample:)`.
 public protocol PerSampleGradients: Network {
-    /// The backward pass of `backward(_:outputGradient:rows:)` for ∂loss/∂logits [rows, K], every
-    /// parameter gradient handed to `visitor` per sample; the store's gradients are not touched.
-    /// Must follow a `forward` of the same x.
+    /// The backward pass for ∂loss/∂logits [rows, K]: without a visitor, adds ∂loss/∂θ to the
+    /// store's gradients (`Network.backward`); with one, hands it every parameter block's
+    /// per-sample gradients instead and leaves the store's gradients untouched. Must follow a
+    /// `forward` of the same x.
     func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
-                  perSample visitor: any PerSampleGradientVisitor)
+                  visitor: (any PerSampleGradientVisitor)?)
+}
+
+extension PerSampleGradients {
+    /// Adds ∂loss/∂θ to the parameter gradients: the backward pass without a visitor.
+    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int) {
+        backward(x, outputGradient: outputGradient, rows: rows, visitor: nil)
+    }
+
+    /// The backward pass with every parameter gradient handed to `visitor` per sample; the
+    /// store's gradients are not touched.
+    public func backward(_ x: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+                         perSample visitor: any PerSampleGradientVisitor) {
+        backward(x, outputGradient: outputGradient, rows: rows, visitor: visitor)
+    }
 }
 
 extension Linear {

@@ -341,20 +341,11 @@ public final class ProgressiveNetwork: PerSampleGradients {
 
     // MARK: Backward
 
-    public func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int) {
-        backward(x, outputGradient: dy, rows: n, visitor: nil)
-    }
-
-    public func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int,
-                         perSample visitor: any PerSampleGradientVisitor) {
-        backward(x, outputGradient: dy, rows: n, visitor: visitor)
-    }
-
     /// With a visitor, sample n's gradients go to it block by block: the gate x_n ⊗ ∂z_n, each
     /// layer's W (h_n ⊗ δ_n) and b, the adapter's U (A_n ⊗ δ_n), c (δA_n), V_j (α h^{(j)}_n ⊗ δA_n)
     /// and α (Σ_u δA_nu S_nu, one number per sample), for the trainable columns only, as `backward`.
-    private func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int,
-                          visitor: (any PerSampleGradientVisitor)?) {
+    public func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows n: Int,
+                         visitor: (any PerSampleGradientVisitor)?) {
         let K = outputCount, T = maxColumns
         let first = min(max(trainableFrom, 0), columns)
         if gated, let gateWeight, let gateBias {

@@ -12,8 +12,10 @@ struct Speed: ParsableCommand {
         abstract: "Measure training and evaluation throughput on synthetic 28×28 data.",
         discussion: """
             Trains an MLP with SGD through the same training loop as real runs, on synthetic data, \
-            and times sgemm at the same shapes in the same process. The last two lines are \
-            train_samples_per_s and eval_samples_per_s (medians over the rounds).
+            and times the step's own sgemm calls alone (same shapes, transposes and β, on the \
+            network's buffers), rounds interleaved, in the same process: sgemm_bound_samples_per_s \
+            is the batch over that time, ratio_to_bound the share of a step that is sgemm. The \
+            last two lines are train_samples_per_s and eval_samples_per_s (medians over the rounds).
             """)
 
     @Option(help: "Hidden layer widths.") var hidden: Widths = Widths(argument: "400,400")!
@@ -44,9 +46,11 @@ struct Speed: ParsableCommand {
         try reportingErrors {
             let r = try SpeedReport.measure(hidden: hidden.widths, batchSize: batchSize, threads: threads, steps: steps, repeats: repeats)
             try say("mlp: 784-\(r.hidden.map(String.init).joined(separator: "-"))-10, batch \(r.batchSize), SGD, \(r.threads) BLAS thread(s)")
+            try say(String(format: "sgemm_ms_per_step: %.3f", r.sgemmSecondsPerStep * 1000))
+            try say(String(format: "train_ms_per_step: %.3f", Double(r.batchSize) / r.trainSamplesPerSecond * 1000))
             try say(String(format: "sgemm_gflops: %.1f", r.sgemmGFLOPS))
             try say(String(format: "sgemm_bound_samples_per_s: %.0f", r.sgemmBoundSamplesPerSecond))
-            try say(String(format: "ratio_to_bound: %.2f", r.trainSamplesPerSecond / r.sgemmBoundSamplesPerSecond))
+            try say(String(format: "ratio_to_bound: %.2f", r.ratioToBound))
             try say(String(format: "train_samples_per_s: %.0f", r.trainSamplesPerSecond))
             try say(String(format: "eval_samples_per_s: %.0f", r.evalSamplesPerSecond))
         }

@@ -36,14 +36,11 @@ func splitACC(_ settings: ComponentSettings, setting: Setting, learningRate: Dou
         let si = SynapticIntelligence(SIConfig(c: 3, xi: 0.25))
         for i in 0..<P { store.values[i] = 2 }
         si.beforeTask(context)
-        let previous = UnsafeMutablePointer<Float>.allocate(capacity: P)
-        defer { previous.deallocate() }
         for _ in 0..<2 {
             for i in 0..<P { store.gradients[i] = a[i] * store.values[i] }
             #expect(si.addPenalty(context) == 0)
-            previous.update(from: store.values, count: P)
             for i in 0..<P { store.values[i] -= 0.5 * store.gradients[i] }
-            si.afterUpdate(previous: previous, context)
+            si.afterStep(context)
         }
         #expect(abs(si.pathIntegral[0] - 2.5) < 1e-6 && abs(si.pathIntegral[1] - 25.0 / 32) < 1e-6)
         si.afterTask(context)
@@ -61,9 +58,8 @@ func splitACC(_ settings: ComponentSettings, setting: Setting, learningRate: Dou
         var byHand = 0.0
         for i in 0..<P { byHand += 3 * Double(si.importance[i]) * Double(0.1 * Float(i % 3)) * Double(0.1 * Float(i % 3)) }
         #expect(abs(Double(value) - byHand) < 1e-5 * byHand, "penalty \(value), by hand \(byHand)")
-        previous.update(from: store.values, count: P)
         for i in 0..<P { store.values[i] -= 0.5 }
-        si.afterUpdate(previous: previous, context)
+        si.afterStep(context)
         #expect(si.pathIntegral.allSatisfy { abs($0 - 0.5) < 1e-6 }, "ω = −1 · (−0.5) everywhere: \(si.pathIntegral)")
     }
 

@@ -75,15 +75,15 @@ struct HalfEmMeasure: TextMeasure {
     /// rows (20 pt).
     @Test func taskCurvesAxesTicksAndLegendRows() {
         let l = TaskCurves.layout(matrices, measure: measure)
-        #expect(close(l.plot.x, 30.72) && close(l.plot.width, 206.08))
-        #expect(close(l.xs(-0.3), l.plot.x) && close(l.xs(3.3), l.plot.maxX))
-        #expect(close(l.ys(0), l.plot.maxY) && close(l.ys(1), l.plot.y))
-        #expect(l.xTicks.map(\.label) == ["b", "1", "2", "3"])
-        #expect(l.boundaries.count == 2 && close(l.boundaries[0], l.xs(1)) && close(l.boundaries[1], l.xs(2)))
+        #expect(close(l.axes.plot.x, 30.72) && close(l.axes.plot.width, 206.08))
+        #expect(close(l.axes.xs(-0.3), l.axes.plot.x) && close(l.axes.xs(3.3), l.axes.plot.maxX))
+        #expect(close(l.axes.ys(0), l.axes.plot.maxY) && close(l.axes.ys(1), l.axes.plot.y))
+        #expect(l.axes.xTicks.map(\.label) == ["b", "1", "2", "3"])
+        #expect(l.boundaries.count == 2 && close(l.boundaries[0], l.axes.xs(1)) && close(l.boundaries[1], l.axes.xs(2)))
         #expect(l.hasUntrained && !l.compact && l.markerSize == 3.6)
-        #expect(l.legend.rows(measure, width: l.plot.width) == [[0, 1, 2], [3]])
+        #expect(l.legend.rows(measure, width: l.axes.plot.width) == [[0, 1, 2], [3]])
         #expect(close(l.height, l.legendTop + 20 + 4))
-        #expect(l.legendTop > l.xLabelBaseline && l.xLabelBaseline > l.plot.maxY)
+        #expect(l.legendTop > l.axes.xLabelBaseline && l.axes.xLabelBaseline > l.axes.plot.maxY)
     }
 
     /// More than 10 tasks: a colour-ramp legend of one row, dots for markers, every 2nd task
@@ -96,7 +96,7 @@ struct HalfEmMeasure: TextMeasure {
         ])
         let l = TaskCurves.layout(m, measure: measure)
         #expect(l.compact && l.markers == [.circle] && l.markerSize == 2.2 && !l.hasUntrained)
-        #expect(l.xTicks.map(\.label) == ["b"] + stride(from: 2, through: 20, by: 2).map(String.init))
+        #expect(l.axes.xTicks.map(\.label) == ["b"] + stride(from: 2, through: 20, by: 2).map(String.init))
         #expect(l.boundaries.count == 19)
         // "task 1" (21) + 4 + 60 + 4 + "task 20" (24.5) + 9.
         #expect(close(l.rampBlock, 122.5))
@@ -110,18 +110,19 @@ struct HalfEmMeasure: TextMeasure {
         let values = all.map { $0.perTaskForgetting() }
         let l = TaskForgetting.layout(all, values: values, eval: .class, colors: [:], measure: measure)
         #expect(l.groups == 2 && l.methods == 2)
-        #expect(close(l.groupWidth, l.plot.width / 2))
+        #expect(close(l.groupWidth, l.axes.plot.width / 2))
         #expect(l.barWidth == min(l.groupWidth * 0.8 / 2, 18))
         for g in 0..<2 {
             #expect(close(l.barCentre(group: g, method: 0) + l.barCentre(group: g, method: 1), 2 * l.groupCentre(g)))
             #expect(close(l.barCentre(group: g, method: 1) - l.barCentre(group: g, method: 0), l.barWidth))
         }
-        #expect(close(l.separator(1), l.plot.x + l.groupWidth))
+        #expect(close(l.separator(1), l.axes.plot.x + l.groupWidth))
         // Task 1: mean .5 ± 12.706 × 0.1 → [−77.1, 177.1] %; the ticks cover it and zero.
-        #expect(l.ticks.lower <= -77.06 && l.ticks.upper >= 177.06 && l.ticks.values.contains(0))
-        #expect(close(l.ys(l.ticks.lower / 100), l.plot.maxY) && close(l.ys(l.ticks.upper / 100), l.plot.y))
-        #expect(l.xTicks.map(\.label) == ["1", "2"] && close(l.xTicks[1].x, l.groupCentre(1)))
-        #expect(l.legendTop < l.plot.y)
+        #expect(l.axes.yTicks.lower <= -77.06 && l.axes.yTicks.upper >= 177.06 && l.axes.yTicks.values.contains(0))
+        #expect(close(l.values(l.axes.yTicks.lower / 100), l.axes.plot.maxY) && close(l.values(l.axes.yTicks.upper / 100), l.axes.plot.y))
+        #expect(l.axes.xTicks.map(\.label) == ["1", "2"] && close(l.axes.xTicks[1].x, l.groupCentre(1)))
+        #expect(close(l.axes.xs(1.5), l.groupCentre(1)) && close(l.axes.ys(0), l.values(0)))
+        #expect(l.legendTop < l.axes.plot.y)
     }
 
     /// Labels that fit their slot stay horizontal; one that does not turns the row 40°, which
@@ -194,12 +195,96 @@ struct HalfEmMeasure: TextMeasure {
         let series: [(method: String, values: [Double])] = [("pnas", [1000, 3000, 6000]), ("ewc", [2000, 2000, 2000])]
         let l = ParameterGrowth.layout(series, colors: [:], seeds: 1, measure: measure)
         // Ticks covering 0…6.3 (6000 / 1000 × 1.05): steps of 2 → 0, 2, 4, 6, 8.
-        #expect(l.yTicks.values == [0, 2, 4, 6, 8] && l.yTicks.decimals == 0)
-        #expect(close(l.ys(0), l.plot.maxY) && close(l.ys(8), l.plot.y))
-        #expect(close(l.xs(0.7), l.plot.x) && close(l.xs(3.3), l.plot.maxX))
+        #expect(l.axes.yTicks.values == [0, 2, 4, 6, 8] && l.axes.yTicks.decimals == 0)
+        #expect(close(l.axes.ys(0), l.axes.plot.maxY) && close(l.axes.ys(8), l.axes.plot.y))
+        #expect(close(l.axes.xs(0.7), l.axes.plot.x) && close(l.axes.xs(3.3), l.axes.plot.maxX))
         let p = l.points(series[0].values)
-        #expect(close(p[0].0, l.xs(1)) && close(p[2].1, l.ys(6)))
-        #expect(l.xTicks.map(\.label) == ["1", "2", "3"])
+        #expect(close(p[0].0, l.axes.xs(1)) && close(p[2].1, l.axes.ys(6)))
+        #expect(l.axes.xTicks.map(\.label) == ["1", "2", "3"])
         #expect(l.yText(4) == "4")
+    }
+
+    /// A sweep of ewc.lambda ∈ {1, 10⁴} × replay.capacity ∈ {200, 1000}: λ (first of the two with
+    /// two values) is the x axis, a column of panels per capacity, rows ACC and forgetting.
+    /// Forgetting (at most 0.45 + 0.05) gets ticks 0…50 ("50": 7 pt), narrower than ACC's
+    /// "100" (10.5), so left = 4 + 2.5 + 2 + 10.5 + 4 + 7.72 = 30.72; two columns in 504 pt, the
+    /// second after a gap of 8 + its tick labels (2.5 + 2 + 10.5 = 15): each plot
+    /// (504 − 30.72 − 8 − 23) / 2 = 221.14 wide, the second at 30.72 + 221.14 + 23 = 274.86. Rows
+    /// are 92 + (2.5 + 2 + 7 × 0.729) + 8 = 109.603 apart. x positions −0.5…1.5: λ = 1 at a quarter
+    /// of the plot (86.005), λ = 10⁴ at three quarters (196.575).
+    @Test func sweepLinesPanelPerOtherSettingAndReferenceLines() throws {
+        func row(_ method: String, _ lambda: String, _ capacity: String, _ metric: String, _ v: Double) -> SummaryEntry {
+            let label = ResultColumns.variant(method: method, settings: [("ewc.lambda", lambda), ("replay.capacity", capacity)])
+            return SummaryEntry(method: label, base: method, settings: [lambda, capacity], eval: .class, metric: metric,
+                                mean: v, ciLow: v - 0.05, ciHigh: v + 0.05, n: 2)
+        }
+        var rows: [SummaryEntry] = []
+        for (metric, scale) in [("acc", 1.0), ("forgetting", 0.5)] {
+            rows += [row("finetune", "", "", metric, 0.2 * scale), row("ewc", "10000", "", metric, 0.3 * scale),
+                     row("ewc", "1", "", metric, 0.25 * scale),
+                     row("replay", "", "200", metric, 0.6 * scale), row("replay", "", "1000", metric, 0.8 * scale)]
+            for lambda in ["1", "10000"] {
+                for capacity in ["200", "1000"] { rows.append(row("ewc+replay", lambda, capacity, metric, (capacity == "200" ? 0.5 : 0.9) * scale)) }
+            }
+        }
+        let sweep = ["ewc.lambda", "replay.capacity"]
+        let g = try #require(SweepLines.grouping(rows, sweep: sweep))
+        // λ in numeric order (10000 was met first), capacities as panels in numeric order.
+        #expect(g.x == 0 && g.xValues == ["1", "10000"] && g.panels == [["", "200"], ["", "1000"]])
+        #expect(g.title(0) == "replay.capacity = 200" && g.title(1) == "replay.capacity = 1000")
+        let methods = ["finetune", "ewc", "replay", "ewc+replay"]
+        let lines = SweepLines.lines(rows, g, panel: 1, metric: .acc, methods: methods)
+        #expect(lines.map(\.method) == methods)
+        // finetune and replay (λ does not apply) are references; replay at this panel's capacity.
+        #expect(lines[0].reference?.mean == 0.2 && lines[0].points.isEmpty)
+        #expect(lines[2].reference?.mean == 0.8)
+        // ewc (capacity does not apply) is in every panel, in λ order; ewc+replay at capacity 1000.
+        #expect(lines[1].points.map(\.position) == [0, 1] && lines[1].points.map(\.mean) == [0.25, 0.3])
+        #expect(lines[3].points.map(\.mean) == [0.9, 0.9] && lines[3].reference == nil)
+
+        let l = SweepLines.layout(rows, g, metrics: [.acc, .forgetting], methods: methods, colors: [:], eval: .class, seeds: 2,
+                                  measure: measure)
+        #expect(l.width == Style.doubleColumn && l.plots.count == 2 && l.plots.allSatisfy { $0.count == 2 })
+        #expect(l.ticks[0].values == [0, 20, 40, 60, 80, 100] && l.ticks[1].values == [0, 10, 20, 30, 40, 50])
+        #expect(close(l.plots[0][0].x, 30.72) && close(l.plots[0][0].width, 221.14))
+        #expect(close(l.plots[0][1].x, 274.86) && close(l.plots[1][1].x, 274.86))
+        #expect(close(l.plots[1][0].y - l.plots[0][0].y, 109.603))
+        #expect(close(l.x(0, 0), 86.005) && close(l.x(0, 1), 196.575) && close(l.x(1, 0) - l.x(0, 0), 244.14))
+        #expect(close(l.y(0, 1), l.plots[0][0].y) && close(l.y(0, 0), l.plots[0][0].maxY))
+        #expect(close(l.y(1, 0.5), l.plots[1][0].y) && close(l.y(1, 0), l.plots[1][0].maxY))
+        #expect(l.panelTitleBaseline != nil && l.panelTitleBaseline! < l.plots[0][0].y)
+        // Markers for the methods drawn along λ only; the references are dashed in the legend.
+        #expect(l.markers == ["ewc": .circle, "ewc+replay": .square])
+        #expect(l.legend.entries.map(\.dash.isEmpty) == [false, true, false, true])
+        #expect(l.xLabelBaseline > l.plots[1][0].maxY && l.legendTop > l.xLabelBaseline)
+
+        // One swept setting: one panel, one column wide, no panel title.
+        let one = rows.filter { $0.settings[1].isEmpty }.map { r -> SummaryEntry in
+            var r = r
+            r.settings = [r.settings[0]]
+            return r
+        }
+        let g1 = try #require(SweepLines.grouping(one, sweep: ["ewc.lambda"]))
+        #expect(g1.panels == [[""]] && g1.title(0) == "")
+        let l1 = SweepLines.layout(one, g1, metrics: [.acc], methods: ["finetune", "ewc"], colors: [:], eval: .class, seeds: 2,
+                                   measure: measure)
+        #expect(l1.width == Style.singleColumn && l1.panelTitleBaseline == nil && l1.plots[0].count == 1)
+        #expect(SweepLines.grouping(one, sweep: []) == nil)
+
+        // A zipped sweep (λ, capacity) = (1, 200), (10000, 1000): two panels, not four.
+        let zipped = rows.filter { $0.base == "ewc+replay" && ($0.settings == ["1", "200"] || $0.settings == ["10000", "1000"]) }
+        #expect(SweepLines.grouping(zipped, sweep: sweep)?.panels == [["", "200"], ["", "1000"]])
+        // Without ewc+replay, replay's rows carry the capacities: both panels stay.
+        #expect(SweepLines.grouping(rows.filter { $0.base != "ewc+replay" }, sweep: sweep)?.panels == [["", "200"], ["", "1000"]])
+    }
+
+    /// A title's extra line (a swept run's key to its labels) adds one note line, 3 + cap height
+    /// of the note size, below whatever the head and note take; without it the height is unchanged.
+    @Test func titleExtraLineAddsOneNoteLine() {
+        let plain = TitleBlock(head: "Backward transfer · Class-IL", note: "mean ± 95% CI, 2 seeds")
+        var keyed = plain
+        keyed.extra = "labels: method[ewc.lambda;replay.capacity]"
+        #expect(close(keyed.height(measure, width: 236.8), plain.height(measure, width: 236.8) + 3 + Style.noteSize * Style.capHeight))
+        #expect(plain.extra.isEmpty)
     }
 }

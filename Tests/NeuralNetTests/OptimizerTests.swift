@@ -17,6 +17,31 @@ import Testing
         #expect(s.snapshot() == [0.95, 2.1, 3])
     }
 
+    /// `stepAndClearGradients` (the training session's step) moves θ to the same bits as `step`
+    /// over three steps, and leaves every gradient zero — the frozen ones too — for SGD and Adam,
+    /// with the whole store trainable (the fused pass) and with a frozen range (step, then zero).
+    @Test(arguments: [false, true], [false, true])
+    func stepAndClearGradientsIsStepThenZero(adam: Bool, frozen: Bool) {
+        let n = 37
+        let start = (0..<n).map { Float($0 % 7) * 0.25 - 0.5 }
+        func gradients(_ k: Int) -> [Float] { (0..<n).map { Float(($0 * 5 + k) % 11) * 0.1 - 0.5 } }
+        func make() -> any Optimizer {
+            let o: any Optimizer = adam ? Adam(learningRate: 0.01, parameterCount: n) : SGD(learningRate: 0.1, parameterCount: n)
+            if frozen { o.trainable = [3..<20, 25..<n] }
+            return o
+        }
+        let reference = store(start, gradients: []), fused = store(start, gradients: [])
+        let a = make(), b = make()
+        for k in 0..<3 {
+            for (i, g) in gradients(k).enumerated() { reference.gradients[i] = g; fused.gradients[i] = g }
+            a.step(reference)
+            b.stepAndClearGradients(fused)
+            #expect(zip(reference.snapshot(), fused.snapshot()).allSatisfy { $0.bitPattern == $1.bitPattern }, "step \(k)")
+            #expect((0..<n).allSatisfy { fused.gradients[$0] == 0 }, "step \(k)")
+        }
+        #expect(reference.snapshot() != start)
+    }
+
     @Test func frozenRangesDoNotMove() {
         let s = store([1, 2, 3, 4], gradients: [1, 1, 1, 1])
         let sgd = SGD(learningRate: 1, parameterCount: 4)

@@ -91,11 +91,53 @@ enum Axis {
     }
 }
 
+/// The axes of a figure with one plot: its rectangle, the scales from data to the page, the ticks
+/// of both axes and where their labels go. The parameters, stability, task-curve and per-task
+/// forgetting figures compute one in their layout and draw it with `drawLeft` and `drawBottom`.
+struct PlotAxes {
+    var plot: Rect
+    var xs: Scale
+    /// The scale of the y axis, in the units of `yTicks`.
+    var ys: Scale
+    var yTicks: Ticks
+    /// The x of the rotated y-axis label: at the figure's left edge.
+    var yLabelX: Double
+    /// The x-axis ticks: position and label.
+    var xTicks: [(x: Double, label: String)]
+    /// The baseline of the x-axis label, under the tick labels.
+    var xLabelBaseline: Double
+
+    init(plot: Rect, xs: Scale, ys: Scale, yTicks: Ticks, xTicks: [(x: Double, label: String)]) {
+        self.plot = plot
+        self.xs = xs
+        self.ys = ys
+        self.yTicks = yTicks
+        self.xTicks = xTicks
+        yLabelX = 4 + Style.labelSize * (Style.capHeight + Style.descent)
+        xLabelBaseline = plot.maxY + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight
+    }
+
+    /// The y axis: ticks, grid lines, tick labels and the rotated label.
+    func drawLeft(_ c: Canvas, label: String, tickText: (Double) -> String) {
+        Axis.left(c, plot: plot, scale: ys, ticks: yTicks, label: label, labelX: yLabelX, tickText: tickText)
+    }
+
+    /// The x axis: its line, ticks and tick labels, and the label centred below.
+    func drawBottom(_ c: Canvas, label: String) {
+        Axis.bottom(c, plot: plot, positions: xTicks.map { ($0.x, $0.label) })
+        c.font(Style.labelSize)
+        c.text(label, plot.midX, xLabelBaseline, align: .center)
+    }
+}
+
 /// A title drawn as a bold head followed by a grey note, e.g. "finetune · Class-IL" and
-/// "mean of 3 seeds"; the note moves below the head when the two do not fit on one line.
+/// "mean of 3 seeds"; the note moves below the head when the two do not fit on one line. An
+/// `extra` line, when given, follows in grey on a line of its own (a swept run's key to its
+/// labels).
 struct TitleBlock {
     var head: String
     var note: String
+    var extra: String = ""
 
     static let gap = 6.0
 
@@ -106,7 +148,8 @@ struct TitleBlock {
     /// Height from the top of the figure to the top of what follows the title.
     func height(_ c: some TextMeasure, width: Double) -> Double {
         let head = 5 + Style.titleSize * Style.capHeight
-        return (oneLine(c, width: width) || note.isEmpty ? head : head + 3 + Style.noteSize * Style.capHeight) + 7
+        let height = (oneLine(c, width: width) || note.isEmpty ? head : head + 3 + Style.noteSize * Style.capHeight) + 7
+        return extra.isEmpty ? height : height + 3 + Style.noteSize * Style.capHeight
     }
 
     /// Draws the block left-aligned at x, starting at the top of the figure. A head or note
@@ -116,14 +159,21 @@ struct TitleBlock {
         c.font(Style.titleSize, bold: true)
         let shownHead = fitted(c, head, width: width)
         c.text(shownHead, x, baseline)
-        guard !note.isEmpty else { return }
-        let one = oneLine(c, width: width)
-        let headWidth = c.width(shownHead)
-        c.font(Style.noteSize)
-        if one {
-            c.text(note, x + headWidth + Self.gap, baseline, color: .muted)
-        } else {
-            c.text(fitted(c, note, width: width), x, baseline + 3 + Style.noteSize * Style.capHeight, color: .muted)
+        var last = baseline
+        if !note.isEmpty {
+            let one = oneLine(c, width: width)
+            let headWidth = c.width(shownHead)
+            c.font(Style.noteSize)
+            if one {
+                c.text(note, x + headWidth + Self.gap, baseline, color: .muted)
+            } else {
+                last = baseline + 3 + Style.noteSize * Style.capHeight
+                c.text(fitted(c, note, width: width), x, last, color: .muted)
+            }
+        }
+        if !extra.isEmpty {
+            c.font(Style.noteSize)
+            c.text(fitted(c, extra, width: width), x, last + 3 + Style.noteSize * Style.capHeight, color: .muted)
         }
     }
 }

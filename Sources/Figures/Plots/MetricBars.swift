@@ -156,18 +156,22 @@ enum MetricBars {
     }
 
     /// The headline chart of one metric in one column.
-    static func single(metric: MetricKey, eval: EvalSetting, bars: [Bar], seeds: Int, stem: String, measure c: Canvas) -> Figure {
-        let l = singleLayout(metric: metric, eval: eval, bars: bars, seeds: seeds, measure: c)
+    static func single(metric: MetricKey, eval: EvalSetting, bars: [Bar], seeds: Int, labelNote: String? = nil, stem: String,
+                       measure c: Canvas) -> Figure {
+        let l = singleLayout(metric: metric, eval: eval, bars: bars, seeds: seeds, labelNote: labelNote, measure: c)
         return Figure(stem: stem, title: "\(metric.longLabel) per method, \(eval.label)", width: l.width, height: l.height) { c in
             l.title.draw(c, x: 4, width: l.width - 8)
             drawPanel(c, l.panel, metric: metric, bars: bars, panelTitle: nil)
         }
     }
 
-    static func singleLayout(metric: MetricKey, eval: EvalSetting, bars: [Bar], seeds: Int, measure c: some TextMeasure) -> SingleLayout {
+    /// `labelNote`, when given, is a line under the title's note (what the bar labels' brackets hold).
+    static func singleLayout(metric: MetricKey, eval: EvalSetting, bars: [Bar], seeds: Int, labelNote: String? = nil,
+                             measure c: some TextMeasure) -> SingleLayout {
         let width = Style.singleColumn
         let title = TitleBlock(head: "\(metric.longLabel) · \(eval.label)",
-                               note: "mean ± 95% CI\(seeds > 0 ? ", \(seeds) seeds" : ""); \(direction(metric))")
+                               note: "mean ± 95% CI\(seeds > 0 ? ", \(seeds) seeds" : ""); \(direction(metric))",
+                               extra: labelNote ?? "")
         let top = title.height(c, width: width - 8)
         let (left, labels) = panelLeft(c, metric: metric, bars: bars, outerWidth: width)
         let plotHeight = 112.0
@@ -188,9 +192,9 @@ enum MetricBars {
 
     /// Several metrics as panels two to a row (ACC, BWT, FWT and forgetting make a 2 × 2 panel),
     /// two columns wide; a single metric is one column wide.
-    static func panel(metrics: [MetricKey], eval: EvalSetting, bars: [MetricKey: [Bar]], seeds: Int, stem: String,
-                      measure c: Canvas) -> Figure {
-        let l = panelsLayout(metrics: metrics, eval: eval, bars: bars, seeds: seeds, measure: c)
+    static func panel(metrics: [MetricKey], eval: EvalSetting, labelNote: String? = nil, bars: [MetricKey: [Bar]], seeds: Int,
+                      stem: String, measure c: Canvas) -> Figure {
+        let l = panelsLayout(metrics: metrics, eval: eval, bars: bars, seeds: seeds, labelNote: labelNote, measure: c)
         return Figure(stem: stem, title: "Summary metrics per method, \(eval.label)", width: l.width, height: l.height) { c in
             l.title.draw(c, x: 4, width: l.width - 8)
             for (metric, panel) in zip(metrics, l.panels) {
@@ -201,12 +205,13 @@ enum MetricBars {
     }
 
     static func panelsLayout(metrics: [MetricKey], eval: EvalSetting, bars: [MetricKey: [Bar]], seeds: Int,
-                             measure c: some TextMeasure) -> PanelsLayout {
+                             labelNote: String? = nil, measure c: some TextMeasure) -> PanelsLayout {
         precondition(!metrics.isEmpty, "a panel figure needs a metric")
         let width = metrics.count == 1 ? Style.singleColumn : Style.doubleColumn
         let columns = min(metrics.count, 2), rows = (metrics.count + 1) / 2
         let title = TitleBlock(head: "Summary metrics · \(eval.label)",
-                               note: "mean ± 95% CI over \(seeds) seed\(seeds == 1 ? "" : "s"); ↑ higher is better, ↓ lower is better")
+                               note: "mean ± 95% CI over \(seeds) seed\(seeds == 1 ? "" : "s"); ↑ higher is better, ↓ lower is better",
+                               extra: labelNote ?? "")
         let top = title.height(c, width: width - 8)
         let cellWidth = width / Double(columns)
         var layouts = metrics.map { panelLeft(c, metric: $0, bars: bars[$0] ?? [], outerWidth: cellWidth) }

@@ -25,40 +25,37 @@ enum ParameterGrowth {
         var width: Double
         var height: Double
         var title: TitleBlock
-        var plot: Rect
-        /// x: task 1…T; y: thousands of parameters from 0.
-        var xs: Scale
-        var ys: Scale
-        var yTicks: Ticks
-        var yLabelX: Double
-        /// The x-axis ticks: position and task number.
-        var xTicks: [(x: Double, label: String)]
-        var xLabelBaseline: Double
+        /// x: task 1…T, ticks at task numbers; y: thousands of parameters from 0.
+        var axes: PlotAxes
         var markers: [Canvas.Marker]
         var legend: LegendRows
         var legendTop: Double
 
         /// A y tick's text, in the decimals the ticks need.
-        func yText(_ v: Double) -> String { Ticks.format(v, decimals: yTicks.decimals) }
+        func yText(_ v: Double) -> String { Ticks.format(v, decimals: axes.yTicks.decimals) }
         /// The points of a series: (x of task t, y of its value in thousands).
         func points(_ values: [Double]) -> [(Double, Double)] {
-            values.enumerated().map { (xs(Double($0.offset + 1)), ys($0.element / 1000)) }
+            values.enumerated().map { (axes.xs(Double($0.offset + 1)), axes.ys($0.element / 1000)) }
         }
     }
 
-    static func figure(_ series: [(method: String, values: [Double])], colors: [String: RGB], seeds: Int,
-                       stem: String, measure c: Canvas) -> Figure {
-        let l = layout(series, colors: colors, seeds: seeds, measure: c)
+    /// `labels` replaces a method's name in the legend (a swept run's short labels) and
+    /// `labelNote` is a line under the title's note (what their brackets hold).
+    static func figure(_ series: [(method: String, values: [Double])], colors: [String: RGB], labels: [String: String] = [:],
+                       labelNote: String? = nil, seeds: Int, stem: String, measure c: Canvas) -> Figure {
+        let l = layout(series, colors: colors, labels: labels, labelNote: labelNote, seeds: seeds, measure: c)
         return Figure(stem: stem, title: "Parameters in use after each task", width: l.width, height: l.height) { c in
             draw(c, series, colors: colors, l)
         }
     }
 
-    static func layout(_ series: [(method: String, values: [Double])], colors: [String: RGB], seeds: Int,
-                       measure c: some TextMeasure) -> Layout {
+    static func layout(_ series: [(method: String, values: [Double])], colors: [String: RGB], labels: [String: String] = [:],
+                       labelNote: String? = nil, seeds: Int, measure c: some TextMeasure) -> Layout {
         let T = series.map(\.values.count).max() ?? 1
         let width = Style.singleColumn
-        let title = TitleBlock(head: "Parameters in use after each task", note: seeds > 1 ? "mean over \(seeds) seeds" : "1 seed")
+        let title = TitleBlock(head: "Parameters in use after each task",
+                               note: seeds > 1 ? "mean over \(seeds) seeds" : "1 seed",
+                               extra: labelNote ?? "")
         let top0 = series.flatMap(\.values).max() ?? 1
         let yTicks = Ticks(covering: 0, top0 / 1000 * 1.05, target: 5)
         let yText = { (v: Double) in Ticks.format(v, decimals: yTicks.decimals) }
@@ -66,7 +63,7 @@ enum ParameterGrowth {
         let plotWidth = width - left - 8
         let markers = Canvas.Marker.allCases
         let legend = LegendRows(entries: series.enumerated().map { i, s in
-            LegendRows.Entry(label: s.method, color: colors[s.method] ?? .muted, marker: markers[i % markers.count], line: true)
+            LegendRows.Entry(label: labels[s.method] ?? s.method, color: colors[s.method] ?? .muted, marker: markers[i % markers.count], line: true)
         })
         let top = title.height(c, width: width - 8)
         let plotHeight = 118.0
@@ -77,20 +74,16 @@ enum ParameterGrowth {
         let xs = Scale(domain: (0.7, Double(T) + 0.3), range: (plot.x, plot.maxX))
         let ys = Scale(domain: (yTicks.lower, yTicks.upper), range: (plot.maxY, plot.y))
         let labelEvery = T <= 12 ? 1 : Int((Double(T) / 10).rounded(.up))
-        return Layout(width: width, height: height, title: title, plot: plot, xs: xs, ys: ys, yTicks: yTicks,
-                      yLabelX: 4 + xLabelBand,
-                      xTicks: (1...T).filter { $0 % labelEvery == 0 || $0 == T || $0 == 1 }.map { (xs(Double($0)), String($0)) },
-                      xLabelBaseline: top + plotHeight + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight,
-                      markers: markers, legend: legend, legendTop: legendTop)
+        let axes = PlotAxes(plot: plot, xs: xs, ys: ys, yTicks: yTicks,
+                            xTicks: (1...T).filter { $0 % labelEvery == 0 || $0 == T || $0 == 1 }.map { (xs(Double($0)), String($0)) })
+        return Layout(width: width, height: height, title: title, axes: axes, markers: markers, legend: legend, legendTop: legendTop)
     }
 
     static func draw(_ c: Canvas, _ series: [(method: String, values: [Double])], colors: [String: RGB], _ l: Layout) {
-        let plot = l.plot
+        let plot = l.axes.plot
         l.title.draw(c, x: 4, width: l.width - 8)
-        Axis.left(c, plot: plot, scale: l.ys, ticks: l.yTicks, label: "parameters (thousands)", labelX: l.yLabelX, tickText: l.yText)
-        Axis.bottom(c, plot: plot, positions: l.xTicks.map { ($0.x, $0.label) })
-        c.font(Style.labelSize)
-        c.text("trained up to task", plot.midX, l.xLabelBaseline, align: .center)
+        l.axes.drawLeft(c, label: "parameters (thousands)", tickText: l.yText)
+        l.axes.drawBottom(c, label: "trained up to task")
         for (i, s) in series.enumerated() {
             let color = colors[s.method] ?? .muted
             let points = l.points(s.values)

@@ -47,17 +47,10 @@ enum StabilityCurves {
         var width: Double
         var height: Double
         var title: TitleBlock
-        var plot: Rect
-        /// x: training step 0…last; y: accuracy 0…1.
-        var xs: Scale
-        var ys: Scale
-        var yTicks: Ticks
-        var yLabelX: Double
-        /// The x-axis ticks up to the last step: position and label.
-        var xTicks: [(x: Double, label: String)]
+        /// x: training step 0…last, ticks up to the last step; y: accuracy 0…1.
+        var axes: PlotAxes
         /// The x of the dotted task boundaries.
         var boundaries: [Double]
-        var xLabelBaseline: Double
         var colors: [RGB]
         var legend: LegendRows
         var legendTop: Double
@@ -90,24 +83,20 @@ enum StabilityCurves {
         let xs = Scale(domain: (0, Double(max(s.lastStep, 1))), range: (plot.x, plot.maxX))
         let ys = Scale(domain: (0, 1), range: (plot.maxY, plot.y))
         let xTicks = Ticks(covering: 0, Double(max(s.lastStep, 1)), target: 5)
-        return Layout(width: width, height: height, title: title, plot: plot, xs: xs, ys: ys, yTicks: yTicks,
-                      yLabelX: 4 + xLabelBand,
-                      xTicks: xTicks.values.filter { $0 <= Double(s.lastStep) }.map { (xs($0), xTicks.label($0)) },
-                      boundaries: s.boundaries.map { xs(Double($0)) },
-                      xLabelBaseline: top + plotHeight + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight,
+        let axes = PlotAxes(plot: plot, xs: xs, ys: ys, yTicks: yTicks,
+                            xTicks: xTicks.values.filter { $0 <= Double(s.lastStep) }.map { (xs($0), xTicks.label($0)) })
+        return Layout(width: width, height: height, title: title, axes: axes, boundaries: s.boundaries.map { xs(Double($0)) },
                       colors: colors, legend: legend, legendTop: legendTop)
     }
 
     static func draw(_ c: Canvas, _ s: Series, _ l: Layout) {
-        let plot = l.plot, xs = l.xs, ys = l.ys
+        let plot = l.axes.plot, xs = l.axes.xs, ys = l.axes.ys
         l.title.draw(c, x: 4, width: l.width - 8)
-        Axis.left(c, plot: plot, scale: ys, ticks: l.yTicks, label: "accuracy (%)", labelX: l.yLabelX, tickText: TaskCurves.percentText)
+        l.axes.drawLeft(c, label: "accuracy (%)", tickText: TaskCurves.percentText)
         for x in l.boundaries {
             c.line(x, plot.y, x, plot.maxY, width: 0.5, color: RGB(hex: 0xA0A0A0), dash: [1, 1.5])
         }
-        Axis.bottom(c, plot: plot, positions: l.xTicks.map { ($0.x, $0.label) })
-        c.font(Style.labelSize)
-        c.text("training step", plot.midX, l.xLabelBaseline, align: .center)
+        l.axes.drawBottom(c, label: "training step")
         for (j, points) in s.points.enumerated() where !points.isEmpty {
             let color = l.colors[j]
             let banded = points.filter { $0.estimate.halfWidth.isFinite }

@@ -16,19 +16,11 @@ enum TaskCurves {
         var height: Double
         var title: TitleBlock
         var tasks: Int
-        var plot: Rect
-        /// x: "trained up to task" a = 0 (b) … T; y: accuracy 0…1.
-        var xs: Scale
-        var ys: Scale
-        var yTicks: Ticks
-        /// The x of the rotated y-axis label.
-        var yLabelX: Double
-        /// The x-axis ticks: position and label (b, 1, …), every task up to 12 tasks.
-        var xTicks: [(x: Double, label: String)]
+        /// x: "trained up to task" a = 0 (b) … T, ticks b, 1, … (every task up to 12 tasks);
+        /// y: accuracy 0…1.
+        var axes: PlotAxes
         /// The x of the dotted task boundaries (after tasks 1…T−1).
         var boundaries: [Double]
-        /// The baseline of the x-axis label.
-        var xLabelBaseline: Double
         /// The colour of each task's line.
         var colors: [RGB]
         /// More than 10 tasks: a colour ramp for a legend and small dots for markers.
@@ -98,10 +90,9 @@ enum TaskCurves {
         let ys = Scale(domain: (0, 1), range: (plot.maxY, plot.y))
         let labelEvery = T <= 12 ? 1 : Int((Double(T) / 10).rounded(.up))
         let xTicks = (0...T).filter { $0 % labelEvery == 0 || $0 == T }.map { (xs(Double($0)), $0 == 0 ? "b" : String($0)) }
-        return Layout(width: width, height: height, title: title, tasks: T, plot: plot, xs: xs, ys: ys, yTicks: yTicks,
-                      yLabelX: 4 + xLabelBand, xTicks: xTicks, boundaries: (1..<T).map { xs(Double($0)) },
-                      xLabelBaseline: top + plotHeight + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight,
-                      colors: colors, compact: compact, markers: markers, markerSize: markerSize,
+        return Layout(width: width, height: height, title: title, tasks: T,
+                      axes: PlotAxes(plot: plot, xs: xs, ys: ys, yTicks: yTicks, xTicks: xTicks),
+                      boundaries: (1..<T).map { xs(Double($0)) }, colors: colors, compact: compact, markers: markers, markerSize: markerSize,
                       hasUntrained: hasUntrained, notYet: notYet, legend: legend, legendTop: legendTop,
                       rampWidth: rampWidth, rampBlock: rampBlock)
     }
@@ -110,16 +101,13 @@ enum TaskCurves {
     static func percentText(_ v: Double) -> String { String(Int((v * 100).rounded())) }
 
     static func draw(_ c: Canvas, _ m: MethodMatrices, _ l: Layout) {
-        let T = l.tasks, plot = l.plot, xs = l.xs, ys = l.ys
+        let T = l.tasks, plot = l.axes.plot, xs = l.axes.xs, ys = l.axes.ys
         l.title.draw(c, x: 4, width: l.width - 8)
-        Axis.left(c, plot: plot, scale: ys, ticks: l.yTicks, label: "accuracy (%)", labelX: l.yLabelX,
-                  tickText: percentText)
+        l.axes.drawLeft(c, label: "accuracy (%)", tickText: percentText)
         for x in l.boundaries {
             c.line(x, plot.y, x, plot.maxY, width: 0.5, color: RGB(hex: 0xA0A0A0), dash: [1, 1.5])
         }
-        Axis.bottom(c, plot: plot, positions: l.xTicks.map { ($0.x, $0.label) })
-        c.font(Style.labelSize)
-        c.text("trained up to task", plot.midX, l.xLabelBaseline, align: .center)
+        l.axes.drawBottom(c, label: "trained up to task")
 
         for j in 1...T {
             let color = l.colors[j - 1]

@@ -12,14 +12,11 @@ enum TaskForgetting {
         var width: Double
         var height: Double
         var title: TitleBlock
-        var plot: Rect
-        /// The value axis in percent, always including zero.
-        var ticks: Ticks
+        /// x: group g spans [g, g + 1), the labelled groups' centres ticked with their task
+        /// numbers (every k-th beyond 12 groups); y: forgetting in percent, always including zero.
+        var axes: PlotAxes
         /// y of a forgetting value (a fraction).
-        var ys: Scale
-        /// y of a tick value (percent), for the axis.
-        var axisScale: Scale
-        var yLabelX: Double
+        var values: Scale
         var legend: LegendRows
         var legendTop: Double
         /// Groups of bars, one per task 1…T−1, each `groupWidth` wide; one bar per method.
@@ -27,25 +24,24 @@ enum TaskForgetting {
         var methods: Int
         var groupWidth: Double
         var barWidth: Double
-        /// The labelled groups' x (task numbers; every k-th beyond 12 groups).
-        var xTicks: [(x: Double, label: String)]
-        var xLabelBaseline: Double
 
         /// The centre of group g (0-based).
-        func groupCentre(_ g: Int) -> Double { plot.x + (Double(g) + 0.5) * groupWidth }
+        func groupCentre(_ g: Int) -> Double { axes.plot.x + (Double(g) + 0.5) * groupWidth }
         /// The centre x of method k's bar in group g.
         func barCentre(group g: Int, method k: Int) -> Double {
             let offset: Double = Double(k) - Double(methods - 1) / 2
             return groupCentre(g) + offset * barWidth
         }
         /// The x of the separator left of group g (g ≥ 1).
-        func separator(_ g: Int) -> Double { plot.x + Double(g) * groupWidth }
+        func separator(_ g: Int) -> Double { axes.plot.x + Double(g) * groupWidth }
     }
 
-    static func figure(_ all: [MethodMatrices], eval: EvalSetting, colors: [String: RGB], stem: String,
-                       measure c: Canvas) -> Figure {
+    /// `labels` replaces a method's name in the legend (a swept run's short labels) and
+    /// `labelNote` is a line under the title's note (what their brackets hold).
+    static func figure(_ all: [MethodMatrices], eval: EvalSetting, colors: [String: RGB], labels: [String: String] = [:],
+                       labelNote: String? = nil, stem: String, measure c: Canvas) -> Figure {
         let values = all.map { $0.perTaskForgetting() }
-        let l = layout(all, values: values, eval: eval, colors: colors, measure: c)
+        let l = layout(all, values: values, eval: eval, colors: colors, labels: labels, labelNote: labelNote, measure: c)
         return Figure(stem: stem, title: "Forgetting per task, \(eval.label)", width: l.width, height: l.height) { c in
             draw(c, all, values: values, colors: colors, l)
         }
@@ -53,21 +49,22 @@ enum TaskForgetting {
 
     /// `values[k][g]`: method k's forgetting of task g + 1 (mean and CI over seeds).
     static func layout(_ all: [MethodMatrices], values: [[Estimate?]], eval: EvalSetting, colors: [String: RGB],
-                       measure c: some TextMeasure) -> Layout {
+                       labels: [String: String] = [:], labelNote: String? = nil, measure c: some TextMeasure) -> Layout {
         let T = all.map(\.tasks).max() ?? 0
         let groups = max(T - 1, 1)
         let bars = all.count * groups
         let width = bars > 24 ? Style.doubleColumn : Style.singleColumn
         let seeds = all.map(\.seeds.count).max() ?? 0
         let title = TitleBlock(head: "Forgetting per task · \(eval.label)",
-                               note: "max earlier − final accuracy; mean ± 95% CI, \(seeds) seed\(seeds == 1 ? "" : "s")")
+                               note: "max earlier − final accuracy; mean ± 95% CI, \(seeds) seed\(seeds == 1 ? "" : "s")",
+                               extra: labelNote ?? "")
         let flat = values.flatMap { $0 }.compactMap { $0 }
         let lo = min(0, flat.map { $0.halfWidth.isFinite ? $0.low : $0.mean }.min() ?? 0) * 100
         let hi = max(0, flat.map { $0.halfWidth.isFinite ? $0.high : $0.mean }.max() ?? 0) * 100
         let ticks = Ticks(covering: lo, hi > lo ? hi : lo + 1, target: 5)
         let left = 4 + Axis.leftWidth(c, tickLabels: ticks.values.map(ticks.label), label: true)
         let plotWidth = width - left - 8
-        let legend = LegendRows(entries: all.map { LegendRows.Entry(label: $0.method, color: colors[$0.method] ?? .muted, marker: nil, line: false) })
+        let legend = LegendRows(entries: all.map { LegendRows.Entry(label: labels[$0.method] ?? $0.method, color: colors[$0.method] ?? .muted, marker: nil, line: false) })
         let top = title.height(c, width: width - 8)
         let legendHeight = legend.height(c, width: plotWidth)
         let plotTop = top + legendHeight + 6
@@ -82,20 +79,19 @@ enum TaskForgetting {
             let x: Double = plot.x + (Double(g) + 0.5) * groupWidth
             return (x, String(g + 1))
         }
-        return Layout(width: width, height: height, title: title, plot: plot, ticks: ticks,
-                      ys: Scale(domain: (ticks.lower / 100, ticks.upper / 100), range: (plot.maxY, plot.y)),
-                      axisScale: Scale(domain: (ticks.lower, ticks.upper), range: (plot.maxY, plot.y)),
-                      yLabelX: 4 + xLabelBand, legend: legend, legendTop: top, groups: groups, methods: all.count,
-                      groupWidth: groupWidth, barWidth: min(groupWidth * 0.8 / Double(max(all.count, 1)), 18),
-                      xTicks: xTicks,
-                      xLabelBaseline: plot.maxY + Axis.bottomHeight + 4 + Style.labelSize * Style.capHeight)
+        let axes = PlotAxes(plot: plot, xs: Scale(domain: (0, Double(groups)), range: (plot.x, plot.maxX)),
+                            ys: Scale(domain: (ticks.lower, ticks.upper), range: (plot.maxY, plot.y)), yTicks: ticks, xTicks: xTicks)
+        return Layout(width: width, height: height, title: title, axes: axes,
+                      values: Scale(domain: (ticks.lower / 100, ticks.upper / 100), range: (plot.maxY, plot.y)),
+                      legend: legend, legendTop: top, groups: groups, methods: all.count,
+                      groupWidth: groupWidth, barWidth: min(groupWidth * 0.8 / Double(max(all.count, 1)), 18))
     }
 
     static func draw(_ c: Canvas, _ all: [MethodMatrices], values: [[Estimate?]], colors: [String: RGB], _ l: Layout) {
-        let plot = l.plot, ys = l.ys, barWidth = l.barWidth
+        let plot = l.axes.plot, ys = l.values, barWidth = l.barWidth
         l.title.draw(c, x: 4, width: l.width - 8)
         l.legend.draw(c, x: plot.x, y: l.legendTop, width: plot.width)
-        Axis.left(c, plot: plot, scale: l.axisScale, ticks: l.ticks, label: "forgetting (%)", labelX: l.yLabelX, tickText: l.ticks.label)
+        l.axes.drawLeft(c, label: "forgetting (%)", tickText: l.axes.yTicks.label)
         for g in 0..<l.groups {
             if g > 0 {
                 let x = l.separator(g)
@@ -116,9 +112,7 @@ enum TaskForgetting {
                 }
             }
         }
-        if l.ticks.lower < 0 { c.line(plot.x, ys(0), plot.maxX, ys(0), width: 0.6) }
-        Axis.bottom(c, plot: plot, positions: l.xTicks.map { ($0.x, $0.label) })
-        c.font(Style.labelSize)
-        c.text("task", plot.midX, l.xLabelBaseline, align: .center)
+        if l.axes.yTicks.lower < 0 { c.line(plot.x, ys(0), plot.maxX, ys(0), width: 0.6) }
+        l.axes.drawBottom(c, label: "task")
     }
 }
