@@ -170,7 +170,8 @@ extension RunRecord {
     /// stamp is the file's and its own cell's (the SHA-256 of the cell's canonical JSON, so a
     /// record of another learning rate or seed copied over this file fails), its method, seed,
     /// version and dataset are the cell's, every accuracy matrix is T×T (T×k for a run that
-    /// diverged during task k+1) with every entry a fraction in [0, 1], and its metrics are
+    /// diverged during task k+1; T the cell's task prefix when it has one, as the tuner's
+    /// successive halving over tasks gives) with every entry a fraction in [0, 1], and its metrics are
     /// the ones its matrices give (none for a diverged run). Throws `ResultStoreError` naming
     /// the file and the first thing that differs.
     public func verify(against cell: Cell, file: String) throws {
@@ -186,7 +187,7 @@ extension RunRecord {
         let settings = Scenario.evalSettings(of: cell.scenario).map { Scenario.evaluationName($0, of: cell.scenario) }
         try check(evalSettings == settings && Set(result.accuracy.keys) == Set(settings) && Set(result.initial.keys) == Set(settings),
                   "it is evaluated in \(evalSettings.joined(separator: ", ")), the cell in \(settings.joined(separator: ", "))")
-        let T = cell.scenario.tasks
+        let T = cell.scenario.taskPrefix ?? cell.scenario.tasks
         let rows = result.divergence.map { $0.task - 1 } ?? T
         if let d = result.divergence { try check(d.task >= 1 && d.task <= T && d.step >= 1, "its divergence (task \(d.task), step \(d.step)) is not in the run") }
         for setting in settings {

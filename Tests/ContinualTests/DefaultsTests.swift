@@ -4,7 +4,8 @@ import Testing
 @testable import Continual
 
 /// The defaults that are meant to learn: experts matched in parameters, a memory read that is not
-/// one-hot, a learning-rate decay that restarts each task, EWC's λ per scenario.
+/// one-hot, a learning-rate decay that restarts each task, EWC's λ per scenario, the MoE's balance
+/// weight and the nested optimizer's γ and ρ chosen on validation data.
 @Suite struct DefaultsTests {
     static let split = try! Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 5), dataset: mnistMini, seed: 1)
 
@@ -78,7 +79,7 @@ import Testing
         #expect(EWCConfig().lambda == nil)
         #expect(EWCConfig().resolved(for: splitClass).lambda == EWCConfig.lambdaByScenario[.split]![.class])
         #expect(EWCConfig().resolved(for: permuted).lambda == EWCConfig.lambdaByScenario[.permuted]![.domain])
-        #expect(EWCConfig.lambdaByScenario[.split]![.task]! > 1000 * EWCConfig.lambdaByScenario[.permuted]![.domain]!)
+        #expect(EWCConfig.lambdaByScenario[.split]![.domain]! > 1000 * EWCConfig.lambdaByScenario[.permuted]![.domain]!)
         #expect(EWCConfig().resolved(for: splitClass).lambda != EWCConfig().resolved(for: permuted).lambda)
         #expect(EWCConfig(lambda: 7).resolved(for: splitClass).lambda == 7)
         let settings = ComponentSettings(EWCConfig(), ReplayConfig()).resolved(for: splitClass)
@@ -86,5 +87,27 @@ import Testing
         let component = try #require(EWCConfig().makeComponent(scenario: Self.split) as? EWC)
         #expect(component.lambda == EWCConfig.lambdaByScenario[.split]![.class])
         for kind in ScenarioKind.allCases { for setting in Setting.allCases { #expect(EWCConfig.lambdaByScenario[kind]?[setting] != nil) } }
+    }
+
+    /// The MoE's importance-loss weight and the nested optimizer's γ and ρ, when not given, are
+    /// the values chosen on validation data (w = 1; hypergradient γ = 1, ρ = 0.00316), and the
+    /// notebook's rule keeps the notebook's γ = 0.95, ρ = 0.01; `resolved(for:)` writes them into
+    /// the config (so a cell's stamp changes with them), and a value given is kept.
+    @Test func moeAndNestedDefaults() throws {
+        let splitClass = ScenarioConfig(kind: .split, setting: .class, tasks: 5)
+        #expect(MoEConfig().balanceWeight == nil && MoEConfig().effectiveBalanceWeight == 1 && MoEConfig(topK: 1).effectiveBalanceWeight == 1)
+        #expect(MoEConfig().resolved(for: splitClass).balanceWeight == 1 && MoEConfig(balanceWeight: 0).resolved(for: splitClass).balanceWeight == 0)
+        #expect(MoEConfig().topK == nil)
+        let hyper = NestedConfig().resolved(for: splitClass)
+        #expect(NestedConfig().gammaRule == .hypergradient && hyper.gamma == 1 && hyper.rho == 0.00316)
+        let notebook = NestedConfig(gammaRule: .notebook).resolved(for: splitClass)
+        #expect(notebook.gamma == 0.95 && notebook.rho == 0.01)
+        #expect(NestedConfig(gamma: 0.8, rho: 0.5).resolved(for: splitClass) == NestedConfig(gamma: 0.8, rho: 0.5))
+        let net = Trainer(scenario: Self.split, config: TrainingConfig(hidden: [8], optimizer: .adam, learningRate: 0.01, batchSize: 16, iterations: 1), seed: 1).makeNetwork()
+        let optimizer = NestedConfig().makeOptimizer(for: net, training: TrainingConfig())
+        #expect(optimizer.factor.value == 1)
+        var settings = ComponentSettings(enabling: [.moe, .nested])
+        settings = settings.resolved(for: splitClass)
+        #expect(settings.moe?.balanceWeight == 1 && settings.nested?.gamma == 1 && settings.nested?.rho == 0.00316)
     }
 }

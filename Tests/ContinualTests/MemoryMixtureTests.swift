@@ -87,6 +87,6 @@ import Testing
             #expect(abs(loads.reduce(0, +) - 1) < 1e-5 && loads.allSatisfy { $0 >= 0 })
             #expect(abs(moe["task\(t)_gate_entropy"]!) < 1e-9)
         }
-        #expect(moe["balance_weight"] == 0.01 && moe["balance_loss_mean"]! >= 0)
+        #expect(moe["balance_weight"] == 1 && moe["balance_loss_mean"]! >= 0)
     }
 }

@@ -136,6 +136,26 @@ import Testing
         #expect(prefix.fingerprint != full.fingerprint)
     }
 
+    /// A cell run on a task prefix (a rung of successive halving over tasks) is a whole record
+    /// of its k tasks: its k×k matrices verify, and the same run again resumes from it instead
+    /// of refusing the file.
+    @Test func taskPrefixCellsResume() throws {
+        let out = temporaryFolder("tuner-prefix")
+        var config = tinyConfig()
+        config.seeds = [1]
+        config.methods = ["finetune"]
+        config.scenario.validation = 0.1
+        config.scenario.taskPrefix = 2
+        let first = try Runner(config: config, outputDirectory: out, environment: [:]).run()
+        let record = try #require(first.aggregate.records.first)
+        #expect(first.ran.count == 1 && record.result.accuracy["class-il"]!.count == 2 && record.result.accuracy["class-il"]!.allSatisfy { $0.count == 2 })
+        let again = try Runner(config: config, outputDirectory: out, environment: [:]).run()
+        #expect(again.ran.isEmpty && again.skipped.count == 1 && again.aggregate.records.map(\.stamp) == first.aggregate.records.map(\.stamp))
+        var wrong = record
+        wrong.result.accuracy["class-il"]!.append([0.5, 0.5])
+        #expect(throws: ResultStoreError.self) { try wrong.verify(against: record.cell, file: "f") }
+    }
+
     /// tuned.yaml: written, read back and applied by `--tuned`.
     @Test func tunedFileRoundTrips() throws {
         let outcome = try Tuner.run(request(.grid(points: 5)), evaluate: toy(best: 10, calls: Box([])))
