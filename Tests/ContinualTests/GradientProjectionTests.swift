@@ -11,6 +11,33 @@ import Testing
 
     static func dot(_ a: [Float], _ b: [Float]) -> Double { zip(a, b).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
 
+    /// A random GEM problem in `P` dimensions: g and t = 1…6 constraint gradients (t from the seed),
+    /// some parallel to the one before or zero; `G` is the rows laid end to end.
+    static func gemProblem(_ seed: UInt64, parameters P: Int) -> (g: [Float], G: [Float], rows: [[Float]]) {
+        let t = 1 + Int(seed % 6)
+        var G: [Float] = []
+        for k in 0..<t {
+            switch (seed + UInt64(k)) % 7 {
+            case 0 where k > 0: G += G[((k - 1) * P)..<(k * P)].map { 3 * $0 }   // parallel to the previous
+            case 1: G += [Float](repeating: 0, count: P)                      // a zero gradient
+            default: G += random(P, seed * 100 + UInt64(k))
+            }
+        }
+        return (random(P, seed), G, (0..<t).map { Array(G[($0 * P)..<(($0 + 1) * P)]) })
+    }
+
+    /// `GEM.project` on arrays: the projected gradient and whether it projected.
+    static func gemProject(_ g: [Float], _ G: [Float], margin: Double = 0) -> ([Float], Bool) {
+        var out = [Float](repeating: 0, count: g.count)
+        let projected = out.withUnsafeMutableBufferPointer { o in
+            g.withUnsafeBufferPointer { gp in G.withUnsafeBufferPointer {
+                GEM.project(o.baseAddress!, kept: gp.baseAddress!, constraints: $0.baseAddress!, count: G.count / g.count,
+                            parameters: g.count, margin: margin)
+            } }
+        }
+        return (out, projected)
+    }
+
     /// A-GEM: a conflicting g is projected so that g̃·g_ref ≥ 0 (zero, within rounding) and g̃ is
     /// g minus a multiple of g_ref; an agreeing g comes back bit for bit.
     @Test func agemProjection() {
@@ -74,21 +101,8 @@ import Testing
         let P = 20
         var projectedCount = 0
         for seed in UInt64(1)...60 {
-            let t = 1 + Int(seed % 6)
-            let g = Self.random(P, seed)
-            var G: [Float] = []
-            for k in 0..<t {
-                switch (seed + UInt64(k)) % 7 {
-                case 0 where k > 0: G += G[((k - 1) * P)..<(k * P)].map { 3 * $0 }   // parallel to the previous
-                case 1: G += [Float](repeating: 0, count: P)                      // a zero gradient
-                default: G += Self.random(P, seed * 100 + UInt64(k))
-                }
-            }
-            var out = [Float](repeating: 0, count: P)
-            let projected = out.withUnsafeMutableBufferPointer { o in
-                g.withUnsafeBufferPointer { gp in G.withUnsafeBufferPointer { GEM.project(o.baseAddress!, kept: gp.baseAddress!, constraints: $0.baseAddress!, count: t, parameters: P) } }
-            }
-            let rows = (0..<t).map { Array(G[($0 * P)..<(($0 + 1) * P)]) }
+            let (g, G, rows) = Self.gemProblem(seed, parameters: P)
+            let (out, projected) = Self.gemProject(g, G)
             let violated = rows.contains { Self.dot($0, g) < 0 }
             #expect(projected == violated)
             if !violated { #expect(out == g); continue }
@@ -116,35 +130,16 @@ import Testing
     /// an unviolated g is left alone, and a projected g̃ equals the plain projection of
     /// g + γ Σ_k g_k (the dual over v ≥ γ is the dual over u = v − γ ≥ 0 of that gradient).
     @Test func gemMarginKeepsTheConstraints() {
-        func project(_ g: [Float], _ G: [Float], _ t: Int, margin: Double) -> ([Float], Bool) {
-            var out = [Float](repeating: 0, count: g.count)
-            let projected = out.withUnsafeMutableBufferPointer { o in
-                g.withUnsafeBufferPointer { gp in G.withUnsafeBufferPointer {
-                    GEM.project(o.baseAddress!, kept: gp.baseAddress!, constraints: $0.baseAddress!, count: t, parameters: g.count, margin: margin)
-                } }
-            }
-            return (out, projected)
-        }
         for (margin, expected) in [(0.0, [Float(1.5), -1.5]), (0.8, [1.8, -1.2]), (0.3, [1.5, -1.5])] {
-            let (out, projected) = project([1, -2], [1, 1], 1, margin: margin)
+            let (out, projected) = Self.gemProject([1, -2], [1, 1], margin: margin)
             #expect(projected)
             #expect(zip(out, expected).allSatisfy { abs($0 - $1) < 1e-6 }, "γ \(margin): \(out)")
         }
         let P = 20, margin = 0.5
         var projectedCount = 0
         for seed in UInt64(1)...60 {
-            let t = 1 + Int(seed % 6)
-            let g = Self.random(P, seed)
-            var G: [Float] = []
-            for k in 0..<t {
-                switch (seed + UInt64(k)) % 7 {
-                case 0 where k > 0: G += G[((k - 1) * P)..<(k * P)].map { 3 * $0 }
-                case 1: G += [Float](repeating: 0, count: P)
-                default: G += Self.random(P, seed * 100 + UInt64(k))
-                }
-            }
-            let rows = (0..<t).map { Array(G[($0 * P)..<(($0 + 1) * P)]) }
-            let (out, projected) = project(g, G, t, margin: margin)
+            let (g, G, rows) = Self.gemProblem(seed, parameters: P)
+            let (out, projected) = Self.gemProject(g, G, margin: margin)
             #expect(projected == rows.contains { Self.dot($0, g) < 0 })
             if !projected { #expect(out == g); continue }
             projectedCount += 1
@@ -152,7 +147,7 @@ import Testing
             for row in rows { #expect(Self.dot(out, row) >= -1e-5 * sqrt(Self.dot(row, row)) * norm, "seed \(seed)") }
             var shifted = g
             for row in rows { for i in 0..<P { shifted[i] += Float(margin) * row[i] } }
-            let (plain, _) = project(shifted, G, t, margin: 0)
+            let (plain, _) = Self.gemProject(shifted, G)
             let gap = zip(out, plain).map { abs($0 - $1) }.max()!
             #expect(Double(gap) < 1e-4 * max(1, norm), "seed \(seed): \(gap)")
         }
