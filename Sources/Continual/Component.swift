@@ -42,7 +42,8 @@ public final class TrainingContext: @unchecked Sendable {
 /// 2. for every step:
 ///    - `beforeStep` (may change the learning rate);
 ///    - `augment` (may append rows to the batch and reweigh it);
-///    - the forward pass and the task loss's gradient ∂L/∂logits [N, K];
+///    - the forward pass and the task loss's gradient ∂L/∂logits [N, K] (the softmax
+///      cross-entropy; zero, and no loss, when a component `replacesTaskLoss`);
 ///    - `addOutputLoss` (a loss on this batch's logits — distillation: adds its ∂/∂logits into
 ///      the same gradient and returns its value);
 ///    - the backward pass (into the parameter gradients);
@@ -72,6 +73,9 @@ public protocol Component: AnyObject {
     func addPenalty(_ context: TrainingContext) -> Float
     /// May change `context.network.parameters`' gradients before the optimizer step.
     func adjustGradient(_ context: TrainingContext)
+    /// True when the component's `addOutputLoss` is the whole task loss: the trainer then leaves
+    /// out its softmax cross-entropy (loss 0, ∂/∂logits zero) on every row.
+    var replacesTaskLoss: Bool { get }
     /// True when the component wants `afterUpdate` (the trainer then keeps a copy of the
     /// parameters before every step).
     var observesUpdates: Bool { get }
@@ -108,6 +112,7 @@ extension Component {
     public func addPenalty(_ context: TrainingContext) -> Float { 0 }
     public func adjustGradient(_ context: TrainingContext) {}
     public var observesUpdates: Bool { false }
+    public var replacesTaskLoss: Bool { false }
     public func afterUpdate(previous: UnsafePointer<Float>, _ context: TrainingContext) {}
     public func afterStep(_ context: TrainingContext) {}
     public func afterTask(_ context: TrainingContext) {}

@@ -5,18 +5,74 @@ extension ComponentKey {
 }
 
 /// Settings of iCaRL.
+///
+/// The defaults are the suite's form; `loss` binary, `temperature` 2, `batching` union and
+/// `herdingTarget` normalized together are the form of van de Ven & Tolias 2019's code (`--icarl`
+/// there), which Rebuffi et al. 2017 describe for the loss and the exemplar sets.
 public struct ICaRLConfig: ComponentConfig {
+    /// The training loss.
+    public enum Loss: String, OptionEnum {
+        /// The suite's softmax cross-entropy over the classes seen so far on every row (exemplar
+        /// rows with their labels), plus the distillation term on the earlier classes' outputs,
+        /// (w / N) Σ_n Σ_{c old} [softplus(z_nc) − q_nc z_nc], q = σ(z_old / T) (`ICaRL.distill`).
+        case softmax
+        /// Per-class binary cross-entropy in place of the softmax one (Rebuffi et al. 2017): with
+        /// row weights ω_n (Σ ω_n = 1), L = Σ_n ω_n Σ_{c seen} λ_c [softplus(z_nc) − y_nc z_nc],
+        /// the target y_nc = σ(z_old,nc / T) with λ_c = w for a class of an earlier task (from
+        /// the second task on), and 1[label_n = c] with λ_c = 1 for a class of the current task
+        /// (`ICaRL.binaryLoss`). An exemplar's own label enters only through the previous
+        /// network's output. Class-IL only; the trainer's softmax loss is then not computed,
+        /// so rows other components append are trained by this loss too.
+        case binary
+    }
+
+    /// How the exemplars enter the batches.
+    public enum Batching: String, OptionEnum {
+        /// `batchSize` exemplar rows drawn uniformly are appended to every batch of the current
+        /// task; the two groups share the loss by their row counts.
+        case append
+        /// Every batch is `--batch-size` rows drawn from the union of the task's samples and the
+        /// exemplars, cycled in a fresh random order each pass (van de Ven & Tolias 2019's code:
+        /// the exemplar set concatenated to the task's training set); rows weigh equally. On the
+        /// first task (no exemplars yet) the trainer's batch is kept.
+        case union
+    }
+
+    /// What herding approaches.
+    public enum HerdingTarget: String, OptionEnum {
+        /// μ, the class mean of the normalised features (Rebuffi et al. 2017, Algorithm 4).
+        case mean
+        /// μ / ‖μ‖, that mean normalised again (van de Ven & Tolias 2019's code).
+        case normalized
+    }
+
     /// K: exemplars in memory, over all classes (an equal share m = ⌊K / classes seen⌋ each).
     public var capacity: Int
-    /// Weight of the distillation loss on the earlier tasks' outputs.
+    /// w: weight of the distillation loss on the earlier tasks' outputs.
     public var distillationWeight: Double
-    /// Exemplar rows appended to each batch; nil = the current batch size.
+    /// Exemplar rows appended to each batch with `batching` append; nil = the current batch size.
     public var batchSize: Int?
+    public var loss: Loss
+    /// T: the distillation targets are σ(z_old / T), the previous network's logits softened by T;
+    /// the current network's logits are not divided (van de Ven & Tolias 2019's code: T = 2).
+    public var temperature: Double
+    public var batching: Batching
+    public var herdingTarget: HerdingTarget
 
-    public init(capacity: Int = 2000, distillationWeight: Double = 1, batchSize: Int? = nil) {
+    public init(capacity: Int = 2000, distillationWeight: Double = 1, batchSize: Int? = nil, loss: Loss = .softmax,
+                temperature: Double = 1, batching: Batching = .append, herdingTarget: HerdingTarget = .mean) {
         self.capacity = capacity
         self.distillationWeight = distillationWeight
         self.batchSize = batchSize
+        self.loss = loss
+        self.temperature = temperature
+        self.batching = batching
+        self.herdingTarget = herdingTarget
+    }
+
+    /// The reference form: binary loss, T = 2, union batches, herding towards the normalised mean.
+    public static func reference(capacity: Int = 2000) -> ICaRLConfig {
+        ICaRLConfig(capacity: capacity, loss: .binary, temperature: 2, batching: .union, herdingTarget: .normalized)
     }
 
     public static let key = ComponentKey.icarl
@@ -27,7 +83,11 @@ public struct ICaRLConfig: ComponentConfig {
         [
             .init(\.capacity, "capacity", flag: "icarl-capacity", help: "exemplars in memory, in total", range: .atLeast(1)),
             .init(\.distillationWeight, "distillationWeight", flag: "icarl-distillation-weight", help: "weight of the distillation loss", range: .atLeast(0)),
-            .init(\.batchSize, "batchSize", flag: "icarl-batch-size", help: "exemplar rows per step", unset: "--batch-size"),
+            .init(\.batchSize, "batchSize", flag: "icarl-batch-size", help: "exemplar rows per step (batching append)", unset: "--batch-size"),
+            .init(\.loss, "loss", flag: "icarl-loss", help: "softmax (the suite's softmax cross-entropy plus sigmoid distillation on earlier classes) or binary (per-class sigmoid cross-entropy over the classes seen, targets σ(z_old/T) on earlier classes, one-hot on the task's; class-IL only)"),
+            .init(\.temperature, "temperature", flag: "icarl-temperature", help: "T: distillation targets σ(z_old/T)", range: .above(0)),
+            .init(\.batching, "batching", flag: "icarl-batching", help: "append (exemplar rows appended to each batch) or union (batches drawn from the task's samples and the exemplars together)"),
+            .init(\.herdingTarget, "herdingTarget", flag: "icarl-herding-target", help: "herding approaches the class mean of normalised features (mean) or that mean normalised again (normalized)"),
         ]
     }
 
@@ -37,6 +97,13 @@ public struct ICaRLConfig: ComponentConfig {
             Conflict($0, because: "icarl's features, frozen copy and nearest-mean classifier need the plain MLP, which \($0) replaces or splits",
                      remedy: "run icarl without it")
         }
+    }
+
+    /// The binary loss's targets are one-hot on the current task's classes and distilled on the
+    /// earlier ones: only class-IL has that split of the outputs.
+    public func unsupported(in environment: ComponentEnvironment) -> String? {
+        guard loss == .binary, environment.setting != .class else { return nil }
+        return "icarl's binary loss needs class-IL (its targets are one-hot on the task's classes and distilled on the earlier ones); set \(Self.path("loss")) to softmax"
     }
 
     /// The exemplar rows must fit beside the current ones: 1 ≤ batchSize ≤ training.batchSize.
@@ -49,16 +116,19 @@ public struct ICaRLConfig: ComponentConfig {
     public func makeComponent(scenario: Scenario) -> any Component { ICaRL(self, scenario: scenario) }
 }
 
-/// iCaRL (Rebuffi et al. 2017) on the plain MLP, with φ(x) the last hidden layer's output
-/// divided by its L2 norm:
+/// iCaRL (Rebuffi et al. 2017) on the plain MLP, with φ(x) the last hidden layer's output (after
+/// its ReLU) divided by its L2 norm:
 /// - exemplars: after each task, every class of the task (its task and output unit) gets m =
-///   ⌊K / classes seen⌋ exemplars chosen by herding (`herding`), and every earlier class keeps
-///   the first m of its herding order;
-/// - training: exemplar rows are appended to each batch (uniform without replacement, rows
-///   weighted equally), and from the second task on the loss adds a distillation term on the
-///   outputs of earlier tasks (`distill`): the binary cross-entropy between σ(z) and the targets
-///   σ(z_old) of the network as it was after the previous task. The classification loss stays the
-///   suite's softmax cross-entropy (the paper uses sigmoid cross-entropy for it too);
+///   ⌊K / classes seen⌋ exemplars chosen by herding (`herding`, towards the class mean or that
+///   mean normalised, `herdingTarget`), and every earlier class keeps the first m of its herding
+///   order;
+/// - training: the exemplars enter the batches (`batching`: appended rows, uniform without
+///   replacement, or batches drawn from the union of the task's samples and the exemplars), and
+///   the loss (`loss`) is either the suite's softmax cross-entropy plus, from the second task on,
+///   a distillation term on the outputs of earlier tasks (`distill`: the binary cross-entropy
+///   between σ(z) and the targets σ(z_old / T) of the network as it was after the previous task),
+///   or the paper's per-class binary cross-entropy with those same targets on the earlier classes
+///   and one-hot ones on the current task's (`binaryLoss`);
 /// - evaluation: nearest mean of exemplars (`NearestMeanClassifier`): each unit's mean of φ
 ///   over its exemplars, renormalised; a sample's score for unit c is −‖φ(x) − μ_c‖².
 public final class ICaRL: Component {
@@ -70,6 +140,8 @@ public final class ICaRL: Component {
     private var pool: [SampleRef] = []
     private var order: [Int32] = []
     private var draws = RandomStream(seed: 0, purpose: "icarl-batch")
+    /// With `batching` union: the task's samples and the exemplars, drawn in passes.
+    private var union = BatchSampler(pool: [], random: RandomStream(seed: 0, purpose: "unused"))
     /// The network after the previous task, and the outputs it is distilled on.
     private var previous: MLP?
     private var distilledUnits: [UInt8] = []
@@ -80,6 +152,9 @@ public final class ICaRL: Component {
         self.scenario = scenario
     }
 
+    /// With the binary loss the trainer's softmax cross-entropy is left out.
+    public var replacesTaskLoss: Bool { config.loss == .binary }
+
     deinit { oldLogits?.deallocate() }
 
     public func beforeTask(_ context: TrainingContext) {
@@ -89,10 +164,28 @@ public final class ICaRL: Component {
         for task in scenario.tasks.prefix(context.task) {
             for u in 0..<K where task.trainMask[u] != 0 { distilledUnits[u] = 1 }
         }
+        if config.batching == .union && !pool.isEmpty {
+            union = BatchSampler(pool: context.taskSamples + pool, random: RandomStream(seed: context.seed, purpose: "icarl-union", index: context.task))
+        }
     }
 
     public func augment(_ batch: Batch, _ context: TrainingContext) {
         guard !pool.isEmpty else { return }
+        if config.batching == .union {
+            // The trainer's rows are replaced by as many from the union; the task's rows go first
+            // (rows 0..<current are the current task's), every row weighs 1/N.
+            let rows = batch.current
+            batch.count = 0
+            union.fill(batch, rows: rows)
+            var front = 0
+            for r in 0..<batch.count where Int(batch.refs[r].task) == context.task {
+                (batch.refs[front], batch.refs[r]) = (batch.refs[r], batch.refs[front])
+                front += 1
+            }
+            batch.current = front
+            batch.weigh(currentShare: Float(front) / Float(batch.count))
+            return
+        }
         let rows = min(config.batchSize ?? batch.current, batch.capacity - batch.count, pool.count)
         for i in 0..<rows {
             let j = i + draws.nextInt(below: pool.count - i)
@@ -104,33 +197,73 @@ public final class ICaRL: Component {
 
     public func addOutputLoss(logits: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, batch: Batch,
                               _ context: TrainingContext) -> Float {
-        guard let previous, config.distillationWeight > 0, distilledUnits.contains(1) else { return 0 }
-        let K = scenario.outputCount
-        if oldLogits == nil { oldLogits = .allocate(capacity: previous.capacity * K) }
-        (oldLogits!).update(from: previous.forward(batch.inputs.data, rows: batch.count), count: batch.count * K)
+        let K = scenario.outputCount, T = Float(config.temperature)
+        let hasOld = previous != nil && distilledUnits.contains(1)
+        if hasOld && (config.distillationWeight > 0 || config.loss == .binary) {
+            if oldLogits == nil { oldLogits = .allocate(capacity: previous!.capacity * K) }
+            (oldLogits!).update(from: previous!.forward(batch.inputs.data, rows: batch.count), count: batch.count * K)
+        }
         return distilledUnits.withUnsafeBufferPointer { units in
-            ICaRL.distill(logits: logits, targets: oldLogits!, units: units.baseAddress!, rows: batch.count, classes: K,
-                          weight: Float(config.distillationWeight), gradient: gradient)
+            switch config.loss {
+            case .softmax:
+                guard hasOld, config.distillationWeight > 0 else { return 0 }
+                return ICaRL.distill(logits: logits, targets: oldLogits!, units: units.baseAddress!, rows: batch.count, classes: K,
+                                     weight: Float(config.distillationWeight), temperature: T, gradient: gradient)
+            case .binary:
+                return ICaRL.binaryLoss(logits: logits, labels: batch.labels, masks: batch.masks, weights: batch.weights,
+                                        old: hasOld ? UnsafePointer(oldLogits!) : nil, distilled: units.baseAddress!,
+                                        rows: batch.count, classes: K, weight: Float(config.distillationWeight), temperature: T,
+                                        gradient: gradient)
+            }
         }
     }
 
-    /// The distillation loss, L = (w / N) Σ_n Σ_{c distilled} [softplus(z_nc) − q_nc z_nc] with
-    /// q_nc = σ(z_old,nc) (the binary cross-entropy of σ(z) against q, written stably), and its
-    /// gradient ∂L/∂z_nc = (w / N)(σ(z_nc) − q_nc), added into `gradient` [N, K].
+    static func sigmoid(_ x: Float) -> Float { x >= 0 ? 1 / (1 + _expf(-x)) : _expf(x) / (1 + _expf(x)) }
+    static func softplus(_ x: Float) -> Float { max(x, 0) + _logf(1 + _expf(-abs(x))) }
+
+    /// The distillation loss of the softmax form, L = (w / N) Σ_n Σ_{c distilled} [softplus(z_nc)
+    /// − q_nc z_nc] with q_nc = σ(z_old,nc / T) (the binary cross-entropy of σ(z) against q, written
+    /// stably), and its gradient ∂L/∂z_nc = (w / N)(σ(z_nc) − q_nc), added into `gradient` [N, K].
     public static func distill(logits z: UnsafePointer<Float>, targets old: UnsafePointer<Float>, units: UnsafePointer<UInt8>,
-                               rows n: Int, classes k: Int, weight: Float, gradient: UnsafeMutablePointer<Float>) -> Float {
-        func sigmoid(_ x: Float) -> Float { x >= 0 ? 1 / (1 + _expf(-x)) : _expf(x) / (1 + _expf(x)) }
-        func softplus(_ x: Float) -> Float { max(x, 0) + _logf(1 + _expf(-abs(x))) }
+                               rows n: Int, classes k: Int, weight: Float, temperature: Float = 1,
+                               gradient: UnsafeMutablePointer<Float>) -> Float {
         let scale = weight / Float(n)
         var total: Double = 0
         for r in 0..<n {
             for c in 0..<k where units[c] != 0 {
-                let i = r * k + c, q = sigmoid(old[i])
+                let i = r * k + c, q = sigmoid(old[i] / temperature)
                 total += Double(softplus(z[i]) - q * z[i])
                 gradient[i] += scale * (sigmoid(z[i]) - q)
             }
         }
         return Float(Double(scale) * total)
+    }
+
+    /// The binary loss (`ICaRLConfig.Loss.binary`): over the units u of row n's mask (the
+    /// classes seen so far), L = Σ_n ω_n Σ_u λ_u [softplus(z_nu) − y_nu z_nu], with y_nu =
+    /// σ(z_old,nu / T) and λ_u = w on a `distilled` unit when `old` is given, else y_nu =
+    /// 1[labels_n = u] and λ_u = 1; ∂L/∂z_nu = ω_n λ_u (σ(z_nu) − y_nu), added into `gradient`
+    /// [N, K]. ω are the batch's row weights (Σ ω = 1: the mean over rows of van de Ven & Tolias
+    /// 2019's sum over classes).
+    public static func binaryLoss(logits z: UnsafePointer<Float>, labels: UnsafePointer<Int32>, masks: UnsafePointer<UInt8>,
+                                  weights: UnsafePointer<Float>, old: UnsafePointer<Float>?, distilled: UnsafePointer<UInt8>,
+                                  rows n: Int, classes k: Int, weight: Float, temperature: Float,
+                                  gradient: UnsafeMutablePointer<Float>) -> Float {
+        var total: Double = 0
+        for r in 0..<n {
+            for c in 0..<k where masks[r * k + c] != 0 {
+                let i = r * k + c
+                let target: Float, scale: Float
+                if let old, distilled[c] != 0 {
+                    target = sigmoid(old[i] / temperature); scale = weights[r] * weight
+                } else {
+                    target = labels[r] == Int32(c) ? 1 : 0; scale = weights[r]
+                }
+                total += Double(scale) * Double(softplus(z[i]) - target * z[i])
+                gradient[i] += scale * (sigmoid(z[i]) - target)
+            }
+        }
+        return Float(total)
     }
 
     public func afterTask(_ context: TrainingContext) {
@@ -152,7 +285,8 @@ public final class ICaRL: Component {
         for unit in byUnit.keys.sorted() {
             let samples = byUnit[unit]!
             let (features, dimension) = ICaRL.features(of: samples, network: network, scenario: scenario, task: t)
-            let chosen = ICaRL.herding(features, rows: samples.count, dimension: dimension, select: m)
+            let chosen = ICaRL.herding(features, rows: samples.count, dimension: dimension, select: m,
+                                       normalizeMean: config.herdingTarget == .normalized)
             exemplars.append((task: t, unit: unit, samples: chosen.map { samples[$0] }))
         }
         pool = exemplars.flatMap(\.samples)
@@ -188,13 +322,18 @@ public final class ICaRL: Component {
     }
 
     /// Herding (Rebuffi et al. 2017, Algorithm 4): with μ the mean of the n feature rows
-    /// [n, d], the k-th pick is the row p not yet picked that minimises ‖μ − (1/k)(φ_p + Σ_{j<k}
+    /// [n, d] (divided by its L2 norm with `normalizeMean`, as van de Ven & Tolias 2019's code
+    /// does), the k-th pick is the row p not yet picked that minimises ‖μ − (1/k)(φ_p + Σ_{j<k}
     /// φ_{p_j})‖, so each prefix's mean is greedily the closest to μ. Returns min(m, n) row
     /// indices in the order picked (ties: the lowest index).
-    public static func herding(_ features: [Float], rows n: Int, dimension d: Int, select m: Int) -> [Int] {
+    public static func herding(_ features: [Float], rows n: Int, dimension d: Int, select m: Int, normalizeMean: Bool = false) -> [Int] {
         var mean = [Double](repeating: 0, count: d)
         for r in 0..<n { for i in 0..<d { mean[i] += Double(features[r * d + i]) } }
         for i in 0..<d { mean[i] /= Double(max(n, 1)) }
+        if normalizeMean {
+            let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            if norm > 0 { for i in 0..<d { mean[i] /= norm } }
+        }
         var sum = [Double](repeating: 0, count: d), taken = [Bool](repeating: false, count: n), chosen: [Int] = []
         guard m > 0, n > 0 else { return [] }
         for k in 1...min(m, n) {

@@ -131,6 +131,152 @@ import Testing
         }
     }
 
+    /// Herding towards the normalised mean, by hand in 1-D: features (0.2, 0.4, 1.0) have mean
+    /// 0.533, which normalised is 1. Towards the mean the first pick is 0.4 (distance 0.133), then
+    /// (0.4 + x)/2 closest to 0.533 is x = 1.0 (0.7, distance 0.167; 0.2 → 0.3, 0.233): order
+    /// (1, 2, 0). Towards 1 the first pick is 1.0 (distance 0), then (1 + x)/2: x = 0.4 (0.7,
+    /// distance 0.3; 0.2 → 0.6, 0.4): order (2, 1, 0).
+    @Test func herdingTowardsTheNormalizedMean() {
+        #expect(ICaRL.herding([0.2, 0.4, 1.0], rows: 3, dimension: 1, select: 3) == [1, 2, 0])
+        #expect(ICaRL.herding([0.2, 0.4, 1.0], rows: 3, dimension: 1, select: 3, normalizeMean: true) == [2, 1, 0])
+    }
+
+    /// The distillation targets at temperature T are σ(z_old / T): T = 2 gives what T = 1 gives on
+    /// z_old / 2. By hand at z = 0, z_old = 2, w = 1, one row: ∂L/∂z = σ(0) − σ(2 / T), −0.2311 at
+    /// T = 2 (σ(1) = 0.7311) and −0.3808 at T = 1 (σ(2) = 0.8808).
+    @Test func distillationTemperature() {
+        let z: [Float] = [0], units: [UInt8] = [1]
+        var g2: [Float] = [0], g1: [Float] = [0], gHalf: [Float] = [0]
+        let l2 = ICaRL.distill(logits: z, targets: [2], units: units, rows: 1, classes: 1, weight: 1, temperature: 2, gradient: &g2)
+        let lHalf = ICaRL.distill(logits: z, targets: [1], units: units, rows: 1, classes: 1, weight: 1, temperature: 1, gradient: &gHalf)
+        _ = ICaRL.distill(logits: z, targets: [2], units: units, rows: 1, classes: 1, weight: 1, gradient: &g1)
+        #expect(abs(g2[0] - (0.5 - 0.731059)) < 1e-5 && abs(g1[0] - (0.5 - 0.880797)) < 1e-5)
+        #expect(g2 == gHalf && l2 == lHalf)
+        #expect(abs(l2 - Float(log(2.0))) < 1e-6)  // softplus(0) − q·0
+    }
+
+    /// The binary loss by hand: one row of weight ω = 0.5, three units seen (mask 1, 1, 1, 0),
+    /// unit 0 of an earlier task (distilled, z_old = 2, T = 2, w = 3), label 1, z = 0: the targets
+    /// are (σ(1), 1, 0) = (0.7311, 1, 0), each term softplus(0) − y·0 = ln 2, so L = 0.5 (3 + 1 +
+    /// 1) ln 2 and ∂L/∂z = 0.5 (3 (0.5 − 0.7311), 0.5 − 1, 0.5 − 0, 0) = (−0.3466, −0.25, 0.25, 0).
+    /// Before any earlier task (no old logits) unit 0 takes its one-hot target 0 with weight 1.
+    @Test func binaryLossByHand() {
+        let z: [Float] = [0, 0, 0, 0], mask: [UInt8] = [1, 1, 1, 0], distilled: [UInt8] = [1, 0, 0, 0]
+        var g = [Float](repeating: 0, count: 4)
+        let loss = ICaRL.binaryLoss(logits: z, labels: [1], masks: mask, weights: [0.5], old: [2, 9, 9, 9], distilled: distilled,
+                                    rows: 1, classes: 4, weight: 3, temperature: 2, gradient: &g)
+        #expect(abs(Double(loss) - 0.5 * 5 * log(2.0)) < 1e-5)
+        let expected: [Float] = [0.5 * 3 * (0.5 - 0.731059), -0.25, 0.25, 0]
+        for i in 0..<4 { #expect(abs(g[i] - expected[i]) < 1e-5, "unit \(i): \(g[i])") }
+        var first = [Float](repeating: 0, count: 4)
+        let firstLoss = ICaRL.binaryLoss(logits: z, labels: [1], masks: mask, weights: [0.5], old: nil, distilled: distilled,
+                                         rows: 1, classes: 4, weight: 3, temperature: 2, gradient: &first)
+        #expect(abs(Double(firstLoss) - 0.5 * 3 * log(2.0)) < 1e-5 && first == [0.25, -0.25, 0.25, 0])
+    }
+
+    /// The binary loss's gradient against central differences (three rows of unequal weight,
+    /// per-row masks, two distilled units, T = 2, w = 1.5), and a wrong gradient caught.
+    @Test func binaryLossGradient() {
+        let n = 3, k = 5
+        var r = RandomStream(seed: 5, purpose: "z")
+        var z = (0..<(n * k)).map { _ in 4 * (r.nextFloat() - 0.5) }
+        let old = (0..<(n * k)).map { _ in 4 * (r.nextFloat() - 0.5) }
+        let masks: [UInt8] = [1, 1, 1, 1, 0,  1, 1, 1, 1, 0,  1, 1, 0, 0, 0]
+        let distilled: [UInt8] = [1, 1, 0, 0, 0], labels: [Int32] = [2, 0, 1], weights: [Float] = [0.5, 0.3, 0.2]
+        func loss(_ z: [Float], _ g: inout [Float]) -> Double {
+            Double(ICaRL.binaryLoss(logits: z, labels: labels, masks: masks, weights: weights, old: old, distilled: distilled,
+                                    rows: n, classes: k, weight: 1.5, temperature: 2, gradient: &g))
+        }
+        var g = [Float](repeating: 0, count: n * k)
+        _ = loss(z, &g)
+        for i in 0..<(n * k) {
+            if masks[i] == 0 { #expect(g[i] == 0); continue }
+            var scratch = [Float](repeating: 0, count: n * k)
+            let h: Float = 1e-2, keep = z[i]
+            z[i] = keep + h; let up = loss(z, &scratch)
+            z[i] = keep - h; let down = loss(z, &scratch)
+            z[i] = keep
+            let numeric = (up - down) / Double(2 * h)
+            #expect(abs(numeric - Double(g[i])) < 1e-3, "entry \(i): \(numeric) vs \(g[i])")
+            #expect(abs(numeric - 2 * Double(g[i])) > 1e-4 || abs(g[i]) < 1e-4)
+        }
+    }
+
+    /// A component that `replacesTaskLoss` and adds nothing leaves a step with loss 0 and, under
+    /// SGD, the parameters unchanged: the trainer's softmax cross-entropy is left out.
+    @Test func replacedTaskLossIsLeftOut() throws {
+        final class Silent: Component {
+            var key: String { "silent" }
+            var replacesTaskLoss: Bool { true }
+        }
+        let scenario = try Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 5), dataset: mnistMini, seed: 1)
+        var trainer = Trainer(scenario: scenario, config: TrainingConfig(hidden: [8], optimizer: .sgd, learningRate: 0.5, batchSize: 16, iterations: 1), seed: 1)
+        trainer.components = [Silent()]
+        let network = trainer.makeNetwork()
+        let session = TrainingSession(trainer, network: network, optimizer: SGD(learningRate: 0.5, parameterCount: network.parameters.count))
+        let before = Array(UnsafeBufferPointer(start: network.parameters.values, count: network.parameters.count))
+        session.beginTask(0)
+        #expect(session.step() == 0)
+        #expect(Array(UnsafeBufferPointer(start: network.parameters.values, count: network.parameters.count)) == before)
+    }
+
+    /// The two batchings by hand, after task 0 left 20 exemplars (10 a class) and task 1 is
+    /// trained on 30 samples, batches of 10. Append: 10 exemplar rows after the 10 current ones,
+    /// each group half the loss (0.05 a row). Union: the 10 rows are replaced by 10 of the 50
+    /// union samples — the task's first, `current` counting them — every row 0.1, and five
+    /// batches make one pass over the union, each sample once.
+    @Test func batchingByHand() throws {
+        let scenario = try Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 5), dataset: mnistMini, seed: 1)
+        var random = RandomStream(seed: 1, purpose: "init")
+        let net = MLP(inputs: scenario.inputCount, hidden: [8], outputs: scenario.outputCount, capacity: 64, random: &random)
+        func prepared(_ batching: ICaRLConfig.Batching) -> (ICaRL, TrainingContext) {
+            let icarl = ICaRL(ICaRLConfig(capacity: 20, batchSize: 10, batching: batching), scenario: scenario)
+            let context = TrainingContext(scenario: scenario, network: net, optimizer: SGD(learningRate: 0.1, parameterCount: net.parameters.count), seed: 1)
+            context.taskSamples = scenario.tasks[0].trainIndices.map { SampleRef(task: 0, index: $0) }
+            icarl.afterTask(context)
+            context.task = 1
+            context.taskSamples = scenario.tasks[1].trainIndices.prefix(30).map { SampleRef(task: 1, index: $0) }
+            icarl.beforeTask(context)
+            return (icarl, context)
+        }
+        let batch = Batch(capacity: 32, inputCount: scenario.inputCount, outputCount: scenario.outputCount)
+        func fresh(_ context: TrainingContext) {
+            batch.count = 0
+            for s in context.taskSamples.prefix(10) { batch.append(s) }
+            batch.current = 10
+            batch.weigh(currentShare: 1)
+        }
+
+        let (append, appendContext) = prepared(.append)
+        fresh(appendContext)
+        append.augment(batch, appendContext)
+        #expect(batch.count == 20 && batch.current == 10)
+        #expect((0..<20).allSatisfy { abs(batch.weights[$0] - 0.05) < 1e-7 })
+        #expect((10..<20).allSatisfy { batch.refs[$0].task == 0 })
+
+        let (union, unionContext) = prepared(.union)
+        var seen: [SampleRef: Int] = [:]
+        for _ in 0..<5 {
+            fresh(unionContext)
+            union.augment(batch, unionContext)
+            #expect(batch.count == 10)
+            #expect((0..<batch.current).allSatisfy { batch.refs[$0].task == 1 } && (batch.current..<10).allSatisfy { batch.refs[$0].task == 0 })
+            #expect((0..<10).allSatisfy { abs(batch.weights[$0] - 0.1) < 1e-7 })
+            for r in 0..<10 { seen[batch.refs[r], default: 0] += 1 }
+        }
+        let exemplars = Set(union.exemplars.flatMap(\.samples))
+        #expect(exemplars.count == 20)
+        #expect(Set(seen.keys) == exemplars.union(unionContext.taskSamples) && seen.values.allSatisfy { $0 == 1 })
+    }
+
+    /// The binary loss is refused outside class-IL, with a reason.
+    @Test func binaryLossNeedsClassIL() {
+        let environment = ComponentEnvironment(training: TrainingConfig(), setting: .task, others: [])
+        #expect(ICaRLConfig(loss: .binary).unsupported(in: environment)?.contains("class-IL") == true)
+        #expect(ICaRLConfig().unsupported(in: environment) == nil)
+        #expect(ICaRLConfig(loss: .binary).unsupported(in: ComponentEnvironment(training: TrainingConfig(), setting: .class, others: [])) == nil)
+    }
+
     /// Split mnist-mini, class-IL, 5 tasks, 784-100-10, 150 steps a task: iCaRL (500 exemplars)
     /// ends far above finetune in class-IL on each of three seeds; the exemplars are balanced
     /// (50 a class) and reported per class.
@@ -143,5 +289,12 @@ import Testing
             let perClass = report.filter { $0.key.hasPrefix("class_count.") }.values
             #expect(perClass.count == 10 && perClass.allSatisfy { $0 == 50 } && report["icarl_memory_filled"] == 500, "\(report)")
         }
+    }
+    /// The reference form (binary loss, T = 2, union batches, herding towards the normalised
+    /// mean) on the same runs, seed 1: also far above finetune in class-IL.
+    @Test func referenceFormBeatsFinetuneInClassIL() throws {
+        let finetune = EpisodicMethodTests.finetune[1]!.classIL
+        let (icarl, _, _) = try EpisodicMethodTests.acc(ComponentSettings(ICaRLConfig.reference(capacity: 500)), seed: 1)
+        #expect(icarl > finetune + 0.3, "icarl \(icarl), finetune \(finetune)")
     }
 }
