@@ -6,9 +6,10 @@ extension ComponentKey {
 
 /// Settings of iCaRL.
 ///
-/// The defaults are the suite's form; `loss` binary, `temperature` 2, `batching` union and
-/// `herdingTarget` normalized together are the form of van de Ven & Tolias 2019's code (`--icarl`
-/// there), which Rebuffi et al. 2017 describe for the loss and the exemplar sets.
+/// The defaults are the suite's form (softmax loss, appended exemplar rows, herding towards the
+/// mean) with the reference's temperature; `loss` binary, `batching` union and `herdingTarget`
+/// normalized with it are the form of van de Ven & Tolias 2019's code (`--icarl` there), which
+/// Rebuffi et al. 2017 describe for the loss and the exemplar sets (`reference`).
 public struct ICaRLConfig: ComponentConfig {
     /// The training loss.
     public enum Loss: String, OptionEnum {
@@ -54,13 +55,16 @@ public struct ICaRLConfig: ComponentConfig {
     public var batchSize: Int?
     public var loss: Loss
     /// T: the distillation targets are σ(z_old / T), the previous network's logits softened by T;
-    /// the current network's logits are not divided (van de Ven & Tolias 2019's code: T = 2).
+    /// the current network's logits are not divided. The default 2 is van de Ven & Tolias 2019's
+    /// code's value (not tuned here); at T = 1 the distillation holds the earlier classes' outputs
+    /// at full strength and each new task is learnt less well (split mnist-partial class-IL,
+    /// 3 seeds: ACC 94.19 → 90.40, the accuracy on each task just after it 97.3 → 92.8).
     public var temperature: Double
     public var batching: Batching
     public var herdingTarget: HerdingTarget
 
     public init(capacity: Int = 2000, distillationWeight: Double = 1, batchSize: Int? = nil, loss: Loss = .softmax,
-                temperature: Double = 1, batching: Batching = .append, herdingTarget: HerdingTarget = .mean) {
+                temperature: Double = 2, batching: Batching = .append, herdingTarget: HerdingTarget = .mean) {
         self.capacity = capacity
         self.distillationWeight = distillationWeight
         self.batchSize = batchSize
