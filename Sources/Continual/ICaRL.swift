@@ -87,7 +87,7 @@ public struct ICaRLConfig: ComponentConfig {
         [
             .init(\.capacity, "capacity", flag: "icarl-capacity", help: "exemplars in memory, in total", range: .atLeast(1)),
             .init(\.distillationWeight, "distillationWeight", flag: "icarl-distillation-weight", help: "weight of the distillation loss", range: .atLeast(0)),
-            .init(\.batchSize, "batchSize", flag: "icarl-batch-size", help: "exemplar rows per step (batching append)", unset: "--batch-size"),
+            .init(\.batchSize, "batchSize", flag: "icarl-batch-size", help: "exemplar rows appended per step, with batching append", unset: "--batch-size"),
             .init(\.loss, "loss", flag: "icarl-loss", help: "softmax (the suite's softmax cross-entropy plus sigmoid distillation on earlier classes) or binary (per-class sigmoid cross-entropy over the classes seen, targets σ(z_old/T) on earlier classes, one-hot on the task's; class-IL only)"),
             .init(\.temperature, "temperature", flag: "icarl-temperature", help: "T: distillation targets σ(z_old/T)", range: .above(0)),
             .init(\.batching, "batching", flag: "icarl-batching", help: "append (exemplar rows appended to each batch) or union (batches drawn from the task's samples and the exemplars together)"),
