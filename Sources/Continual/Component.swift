@@ -58,7 +58,10 @@ public final class TrainingContext: @unchecked Sendable {
 ///    training): the first component to return a network has it evaluated instead of the trained
 ///    one (a classifier of its own, or a network retrained from a memory); nil keeps the trained
 ///    network.
-/// A component never reaches into another component.
+/// A component never reaches into another component. Within a task only the optimizer moves
+/// the weights: a hook that changes them (LwF's swap to the previous model for its targets) puts
+/// them back bit for bit before it returns, so a step's change is θ after the step minus θ before
+/// it, wherever a component reads them (SI reads θ after a step in the next step's pass).
 public protocol Component: AnyObject {
     /// The key used on the command line and in result rows.
     var key: String { get }
