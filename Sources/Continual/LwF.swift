@@ -16,7 +16,7 @@ public struct LwFConfig: ComponentConfig {
         /// (1/t) L_task + weight · (1 − 1/t) L_distill: `tasks` divided by t, exactly the loss of van
         /// de Ven & Tolias 2019's code (their `rnt` = 1/t). The same optimum as `tasks`; under Adam
         /// the two differ only through ε and through the moments carried across a task switch
-        /// (the gradient's scale drops by t/(t+1) at each switch here, not at all with `tasks`).
+        /// (relative to `tasks`, the whole gradient's scale drops by t/(t+1) at each switch).
         /// The factor 1/t is on the whole task loss: rows another component appends are scaled too.
         case convex
     }
@@ -28,7 +28,7 @@ public struct LwFConfig: ComponentConfig {
         /// That sum divided by |S|, the number of classes the current network's softmax spans —
         /// an average over the classes as well as the rows, as in the code that produced van de Ven
         /// & Tolias 2019's published tables (the distillation loss took the mean over all elements
-        /// of the [rows, |S|] product until the code changed to the sum in May 2019). In class-IL,
+        /// of the [rows, |S|] array until the code changed to the sum in May 2019). In class-IL,
         /// |S| = the classes seen so far (2t on split MNIST), so the distillation is 2t times weaker.
         case mean
     }
