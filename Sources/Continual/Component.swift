@@ -42,7 +42,9 @@ public final class TrainingContext: @unchecked Sendable {
 /// 2. for every step:
 ///    - `beforeStep` (may change the learning rate);
 ///    - `augment` (may append rows to the batch and reweigh it);
-///    - the forward pass and the task loss's gradient ∂L/∂logits [N, K];
+///    - the forward pass and the task loss's gradient ∂L/∂logits [N, K], both multiplied by the
+///      product of every component's `taskLossScale` (1 unless a component weighs the task loss
+///      against its own: LwF's `convex` weighting);
 ///    - `addOutputLoss` (a loss on this batch's logits — distillation: adds its ∂/∂logits into
 ///      the same gradient and returns its value);
 ///    - the backward pass (into the parameter gradients);
@@ -72,6 +74,10 @@ public protocol Component: AnyObject {
     /// returns the loss value (0 and no change when the component has none).
     func addOutputLoss(logits: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, batch: Batch,
                        _ context: TrainingContext) -> Float
+    /// The factor on this step's task loss — the cross-entropy over every row of the batch (rows
+    /// appended in `augment` included), its value and its ∂L/∂logits — applied before any
+    /// `addOutputLoss`; 1 (the default) leaves the step unchanged.
+    func taskLossScale(_ context: TrainingContext) -> Float
     func addPenalty(_ context: TrainingContext) -> Float
     /// May change `context.network.parameters`' gradients before the optimizer step.
     func adjustGradient(_ context: TrainingContext)
@@ -108,6 +114,7 @@ extension Component {
     public func augment(_ batch: Batch, _ context: TrainingContext) {}
     public func addOutputLoss(logits: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, batch: Batch,
                               _ context: TrainingContext) -> Float { 0 }
+    public func taskLossScale(_ context: TrainingContext) -> Float { 1 }
     public func addPenalty(_ context: TrainingContext) -> Float { 0 }
     public func adjustGradient(_ context: TrainingContext) {}
     public var observesUpdates: Bool { false }
