@@ -43,7 +43,9 @@ public final class TrainingContext: @unchecked Sendable {
 ///    - `beforeStep` (may change the learning rate);
 ///    - `augment` (may append rows to the batch and reweigh it);
 ///    - the forward pass and the task loss's gradient ∂L/∂logits [N, K] (the softmax
-///      cross-entropy; zero, and no loss, when a component `replacesTaskLoss`);
+///      cross-entropy), both multiplied by the product of every component's `taskLossScale` (1
+///      unless a component weighs the task loss against its own: LwF's `convex` weighting); zero,
+///      and no loss, when a component `replacesTaskLoss`;
 ///    - `addOutputLoss` (a loss on this batch's logits — distillation: adds its ∂/∂logits into
 ///      the same gradient and returns its value);
 ///    - the backward pass (into the parameter gradients);
@@ -59,7 +61,10 @@ public final class TrainingContext: @unchecked Sendable {
 ///    training): the first component to return a network has it evaluated instead of the trained
 ///    one (a classifier of its own, or a network retrained from a memory); nil keeps the trained
 ///    network.
-/// A component never reaches into another component.
+/// A component never reaches into another component. Within a task only the optimizer moves
+/// the weights: a hook that changes them (LwF's swap to the previous model for its targets) puts
+/// them back bit for bit before it returns, so a step's change is θ after the step minus θ before
+/// it, wherever a component reads them (SI reads θ after a step in the next step's pass).
 public protocol Component: AnyObject {
     /// The key used on the command line and in result rows.
     var key: String { get }
@@ -70,6 +75,10 @@ public protocol Component: AnyObject {
     /// returns the loss value (0 and no change when the component has none).
     func addOutputLoss(logits: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, batch: Batch,
                        _ context: TrainingContext) -> Float
+    /// The factor on this step's task loss — the cross-entropy over every row of the batch (rows
+    /// appended in `augment` included), its value and its ∂L/∂logits — applied before any
+    /// `addOutputLoss`; 1 (the default) leaves the step unchanged.
+    func taskLossScale(_ context: TrainingContext) -> Float
     func addPenalty(_ context: TrainingContext) -> Float
     /// May change `context.network.parameters`' gradients before the optimizer step.
     func adjustGradient(_ context: TrainingContext)
@@ -109,6 +118,7 @@ extension Component {
     public func augment(_ batch: Batch, _ context: TrainingContext) {}
     public func addOutputLoss(logits: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, batch: Batch,
                               _ context: TrainingContext) -> Float { 0 }
+    public func taskLossScale(_ context: TrainingContext) -> Float { 1 }
     public func addPenalty(_ context: TrainingContext) -> Float { 0 }
     public func adjustGradient(_ context: TrainingContext) {}
     public var observesUpdates: Bool { false }

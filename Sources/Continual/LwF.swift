@@ -6,14 +6,31 @@ extension ComponentKey {
 
 /// Settings of Learning without Forgetting.
 public struct LwFConfig: ComponentConfig {
-    /// How the distillation loss is weighed against the current task's loss.
+    /// How the distillation loss is weighed against the current task's loss (t the 1-based task).
     public enum Weighting: String, OptionEnum {
-        /// weight · (t − 1) at task t (1-based): each task seen so far has an equal share, as van
-        /// de Ven & Tolias 2019 weigh it ((1/t) L_current + (1 − 1/t) L_distill; with Adam a
-        /// constant scale of the whole loss changes nothing, so the two are the same training).
+        /// L_task + weight · (t − 1) · L_distill: each task seen so far has an equal share, as van
+        /// de Ven & Tolias 2019 weigh it, their loss multiplied by t (see `convex`).
         case tasks
-        /// weight, whatever the task.
+        /// L_task + weight · L_distill, whatever the task.
         case fixed
+        /// (1/t) L_task + weight · (1 − 1/t) L_distill: `tasks` divided by t, exactly the loss of van
+        /// de Ven & Tolias 2019's code (their `rnt` = 1/t). The same optimum as `tasks`; under Adam
+        /// the two differ only through ε and through the moments carried across a task switch
+        /// (relative to `tasks`, the whole gradient's scale drops by t/(t+1) at each switch).
+        /// The factor 1/t is on the whole task loss: rows another component appends are scaled too.
+        case convex
+    }
+
+    /// How the distillation cross-entropy of one row is reduced over the classes.
+    public enum Reduction: String, OptionEnum {
+        /// Σ over the classes of the softmax (the cross-entropy of Li & Hoiem 2017).
+        case sum
+        /// That sum divided by |S|, the number of classes the current network's softmax spans —
+        /// an average over the classes as well as the rows, as in the code that produced van de Ven
+        /// & Tolias 2019's published tables (the distillation loss took the mean over all elements
+        /// of the [rows, |S|] array until the code changed to the sum in May 2019). In class-IL,
+        /// |S| = the classes seen so far (2t on split MNIST), so the distillation is 2t times weaker.
+        case mean
     }
 
     /// In class-IL, the outputs the current network's softmax spans in the distillation loss.
@@ -35,12 +52,27 @@ public struct LwFConfig: ComponentConfig {
     /// Class-IL only: the current network's softmax over the classes seen so far or over the
     /// distilled ones (task-IL and domain-IL have one answer: the distilled head).
     public var softmax: Softmax
+    /// The distillation's reduction over the classes: a sum (the default) or a mean.
+    public var reduction: Reduction
 
-    public init(temperature: Double = 2, weight: Double = 1, weighting: Weighting = .tasks, softmax: Softmax = .seen) {
+    public init(temperature: Double = 2, weight: Double = 1, weighting: Weighting = .tasks, softmax: Softmax = .seen,
+                reduction: Reduction = .sum) {
         self.temperature = temperature
         self.weight = weight
         self.weighting = weighting
         self.softmax = softmax
+        self.reduction = reduction
+    }
+
+    /// The factors on the task loss and on the distillation loss while task `t` (1-based) is
+    /// trained: tasks (1, w(t − 1)), fixed (1, w), convex (1/t, w(1 − 1/t)), w the weight.
+    public func lossWeights(task t: Int) -> (task: Double, distillation: Double) {
+        let t = Double(t)
+        switch weighting {
+        case .tasks: return (1, weight * (t - 1))
+        case .fixed: return (1, weight)
+        case .convex: return (1 / t, weight * (1 - 1 / t))
+        }
     }
 
     public static let key = ComponentKey.lwf
@@ -51,8 +83,9 @@ public struct LwFConfig: ComponentConfig {
         [
             .init(\.temperature, "temperature", flag: "lwf-temperature", help: "the distillation temperature T", range: .above(0)),
             .init(\.weight, "weight", flag: "lwf-weight", help: "the distillation loss's weight", range: .atLeast(0)),
-            .init(\.weighting, "weighting", flag: "lwf-weighting", help: "tasks (weight·(t−1): an equal share per task) or fixed (weight)"),
+            .init(\.weighting, "weighting", flag: "lwf-weighting", help: "tasks (task loss + weight·(t−1)·distillation: an equal share per task), fixed (task loss + weight·distillation) or convex (tasks divided by t: (1/t)·task loss + weight·(1−1/t)·distillation, the reference code's exact loss)"),
             .init(\.softmax, "softmax", flag: "lwf-softmax", help: "class-IL: the current network's softmax over the classes seen so far, targets zero on the new ones (seen), or over the distilled classes only (distilled)"),
+            .init(\.reduction, "reduction", flag: "lwf-reduction", help: "the distillation cross-entropy summed over the softmax's classes (sum) or averaged over them (mean: divided by their number, as the code behind the 2019 published tables did)"),
         ]
     }
 
@@ -70,8 +103,10 @@ public struct LwFConfig: ComponentConfig {
 ///   L_G = (T² / N) Σ_n Σ_{k∈G} −q_nk log p_nk,  q = softmax_G(z_old / T), p = softmax_S(z / T),
 ///   ∂L_G/∂z_nk = (T / N) (p_nk − q_nk)  for k ∈ S  (q_nk = 0 for k ∈ S \ G),
 ///
-/// over the N current rows, and the loss is w_t · mean over groups of L_G, with w_t the weight
-/// (`weighting`). The groups — which outputs are distilled in each setting:
+/// over the N current rows (with `reduction` mean, L_G and its gradient divided by |S|), and the
+/// loss is w_t · mean over groups of L_G, with w_t the distillation's factor of `weighting`
+/// (`LwFConfig.lossWeights`; with `convex` the task loss is scaled by 1/t through
+/// `taskLossScale`). The groups — which outputs are distilled in each setting:
 /// - task-IL: every earlier task's head, each its own softmax (G = S = the outputs task s trains,
 ///   s < t);
 /// - class-IL: G = the classes of tasks 1…t−1; S = every class so far (G and the current task's
@@ -147,14 +182,18 @@ public final class LearningWithoutForgetting: Component {
     public func addOutputLoss(logits: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, batch: Batch,
                               _ context: TrainingContext) -> Float {
         guard rows > 0 else { return 0 }
-        let t = Double(context.task + 1)
-        let w = config.weighting == .tasks ? config.weight * (t - 1) : config.weight
+        let w = config.lossWeights(task: context.task + 1).distillation
         let loss = Self.distillation(logits: logits, targets: oldLogits.data, groups: groups, rows: rows,
                                      classes: scenario.outputCount, temperature: Float(config.temperature),
-                                     weight: Float(w), gradient: gradient)
+                                     weight: Float(w), classMean: config.reduction == .mean, gradient: gradient)
         lossSum += Double(loss)
         lossSteps += 1
         return loss
+    }
+
+    /// 1/t with the `convex` weighting (t the 1-based task), else 1.
+    public func taskLossScale(_ context: TrainingContext) -> Float {
+        Float(config.lossWeights(task: context.task + 1).task)
     }
 
     public func afterTask(_ context: TrainingContext) {
@@ -171,24 +210,26 @@ public final class LearningWithoutForgetting: Component {
     /// `distillation` with each mask both the distilled outputs and the softmax's (S = G).
     public static func distillation(
         logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, groups: [[UInt8]], rows: Int, classes K: Int,
-        temperature T: Float, weight: Float, gradient: UnsafeMutablePointer<Float>
+        temperature T: Float, weight: Float, classMean: Bool = false, gradient: UnsafeMutablePointer<Float>
     ) -> Float {
         distillation(logits: logits, targets: targets, groups: groups.map { DistillationGroup($0) }, rows: rows, classes: K,
-                     temperature: T, weight: weight, gradient: gradient)
+                     temperature: T, weight: weight, classMean: classMean, gradient: gradient)
     }
 
-    /// weight · mean over groups of (T²/N) Σ_n Σ_{k∈G} −q_nk log p_nk (q from `targets`, a softmax
-    /// at temperature T over the group's distilled outputs G; p from `logits`, a softmax at T over
-    /// its softmax outputs S ⊇ G); adds its gradient weight · (T/N)(p − q) / |groups| on S (q = 0
-    /// on S \ G) into `gradient` [rows, K]; returns the loss.
+    /// weight · mean over groups of (T²/N) (1/c_S) Σ_n Σ_{k∈G} −q_nk log p_nk (q from `targets`, a
+    /// softmax at temperature T over the group's distilled outputs G; p from `logits`, a softmax at
+    /// T over its softmax outputs S ⊇ G; c_S = |S| with `classMean`, else 1); adds its gradient
+    /// weight · (T/N)(p − q) / (c_S |groups|) on S (q = 0 on S \ G) into `gradient` [rows, K];
+    /// returns the loss.
     public static func distillation(
         logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, groups: [DistillationGroup], rows: Int, classes K: Int,
-        temperature T: Float, weight: Float, gradient: UnsafeMutablePointer<Float>
+        temperature T: Float, weight: Float, classMean: Bool = false, gradient: UnsafeMutablePointer<Float>
     ) -> Float {
         guard !groups.isEmpty, rows > 0 else { return 0 }
-        let scale = weight / Float(groups.count)
         var total: Double = 0
         for group in groups {
+            let classes = classMean ? Float(group.softmax.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }) : 1
+            let scale = weight / Float(groups.count) / classes
             precondition(zip(group.distilled, group.softmax).allSatisfy { $0 == 0 || $1 != 0 },
                          "LwF: a group's softmax outputs must include its distilled outputs")
             group.distilled.withUnsafeBufferPointer { m in
@@ -209,12 +250,12 @@ public final class LearningWithoutForgetting: Component {
                             rowLoss -= Double(q * logP)
                             g[k] += scale * T / Float(rows) * (_expf(logP) - q)
                         }
-                        total += rowLoss
+                        total += Double(scale) * rowLoss
                     }
                 }
             }
         }
-        return Float(Double(scale) * Double(T * T) / Double(rows) * total)
+        return Float(Double(T * T) / Double(rows) * total)
     }
 }
 

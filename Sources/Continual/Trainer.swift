@@ -379,6 +379,13 @@ public final class TrainingSession {
             loss = SoftmaxCrossEntropy.lossAndGradient(
                 logits: logits, labels: batch.labels, mask: batch.masks, weights: batch.weights,
                 rows: batch.count, classes: scenario.outputCount, gradient: dLogits.data)
+            var taskScale: Float = 1
+            for c in components { taskScale *= c.taskLossScale(context) }
+            if taskScale != 1 {
+                loss *= taskScale
+                let g = dLogits.data
+                for i in 0..<(batch.count * scenario.outputCount) { g[i] *= taskScale }
+            }
         }
         for c in components { loss += c.addOutputLoss(logits: logits, gradient: dLogits.data, batch: batch, context) }
         network.backward(batch.inputs.data, outputGradient: dLogits.data, rows: batch.count)

@@ -223,6 +223,9 @@ public final class ContinuumMemoryOptimizer: Optimizer {
         update(store, levels: due)
     }
 
+    /// `endTask` applies the open chunks, so it moves θ.
+    public var movesParametersAtTaskEnd: Bool { true }
+
     /// Ends the task: every level with a partial chunk (0 < pending < C_ℓ) is updated now from the
     /// gradients accumulated so far, then consolidated as after any slow update; chunks of the next
     /// task start afresh. Does nothing when no chunk is open.

@@ -83,27 +83,69 @@ public enum Kernels {
     ///
     /// In the same pass, before the update, copies g[i] into `keptGradients[i]` and θ[i] into
     /// `keptValues[i]` when they are given (SI keeps the step's gradient without its penalty, and
-    /// θ before the step, for its path integral). The gradient and the sum are the same bits with
-    /// or without the copies.
+    /// θ before the step, for its path integral). When `pathIntegral` ω is given too, it first
+    /// adds the previous step's term from the copies it is about to overwrite,
+    /// ω[i] −= keptGradients[i] · (θ[i] − keptValues[i]) (θ now is θ after the previous step).
+    /// The gradient and the sum are the same bits with or without the copies and ω.
     @inlinable public static func addQuadraticPenalty(
         values θ: UnsafePointer<Float>, anchor: UnsafePointer<Float>, weight F: UnsafePointer<Float>,
         scale λ: Float, gradients g: UnsafeMutablePointer<Float>, _ n: Int,
         keepingGradientsIn keptGradients: UnsafeMutablePointer<Float>? = nil,
-        keepingValuesIn keptValues: UnsafeMutablePointer<Float>? = nil
+        keepingValuesIn keptValues: UnsafeMutablePointer<Float>? = nil,
+        foldingPathIntegralInto pathIntegral: UnsafeMutablePointer<Float>? = nil
     ) -> Double {
         if let keptGradients, let keptValues {
-            return quadraticPenalty(θ, anchor, F, λ, g, n, keep: true, keptGradients, keptValues)
+            if let pathIntegral {
+                return quadraticPenalty(θ, anchor, F, λ, g, n, keep: true, keptGradients, keptValues, fold: true, pathIntegral)
+            }
+            return quadraticPenalty(θ, anchor, F, λ, g, n, keep: true, keptGradients, keptValues, fold: false, g)
         }
-        precondition(keptGradients == nil && keptValues == nil, "addQuadraticPenalty: keep both the gradients and the values, or neither")
-        return quadraticPenalty(θ, anchor, F, λ, g, n, keep: false, g, g)
+        precondition(keptGradients == nil && keptValues == nil && pathIntegral == nil,
+                     "addQuadraticPenalty: keep both the gradients and the values, or neither; fold ω only with both kept")
+        return quadraticPenalty(θ, anchor, F, λ, g, n, keep: false, g, g, fold: false, g)
     }
 
-    /// The loop of `addQuadraticPenalty`; `keep` is a constant at each call, so each call site
-    /// compiles to a loop with or without the two copies.
+    /// SI's pass when there is no penalty yet (the first task): ω[i] −= keptGradients[i] ·
+    /// (θ[i] − keptValues[i]) when `pathIntegral` is given, then keptGradients[i] = g[i] and
+    /// keptValues[i] = θ[i] — `addQuadraticPenalty`'s copies and fold without its penalty.
+    @inlinable public static func keepForPathIntegral(
+        values θ: UnsafePointer<Float>, gradients g: UnsafePointer<Float>, _ n: Int,
+        keepingGradientsIn keptGradients: UnsafeMutablePointer<Float>, keepingValuesIn keptValues: UnsafeMutablePointer<Float>,
+        foldingPathIntegralInto pathIntegral: UnsafeMutablePointer<Float>?
+    ) {
+        guard let ω = pathIntegral else {
+            keptGradients.update(from: g, count: n)
+            keptValues.update(from: θ, count: n)
+            return
+        }
+        let lanes = 8
+        var i = 0
+        while i + lanes <= n {
+            let t = UnsafeRawPointer(θ + i).loadUnaligned(as: SIMD8<Float>.self)
+            let gi = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+            let kg = UnsafeMutableRawPointer(keptGradients + i), kt = UnsafeMutableRawPointer(keptValues + i)
+            let w = UnsafeMutableRawPointer(ω + i)
+            w.storeBytes(of: w.loadUnaligned(as: SIMD8<Float>.self) - kg.loadUnaligned(as: SIMD8<Float>.self) * (t - kt.loadUnaligned(as: SIMD8<Float>.self)),
+                         as: SIMD8<Float>.self)
+            kg.storeBytes(of: gi, as: SIMD8<Float>.self)
+            kt.storeBytes(of: t, as: SIMD8<Float>.self)
+            i += lanes
+        }
+        while i < n {
+            ω[i] -= keptGradients[i] * (θ[i] - keptValues[i])
+            keptGradients[i] = g[i]
+            keptValues[i] = θ[i]
+            i += 1
+        }
+    }
+
+    /// The loop of `addQuadraticPenalty`; `keep` and `fold` are constants at each call, so each
+    /// call site compiles to a loop with or without the copies and the fold.
     @inlinable @inline(__always) static func quadraticPenalty(
         _ θ: UnsafePointer<Float>, _ anchor: UnsafePointer<Float>, _ F: UnsafePointer<Float>, _ λ: Float,
         _ g: UnsafeMutablePointer<Float>, _ n: Int, keep: Bool,
-        _ keptGradients: UnsafeMutablePointer<Float>, _ keptValues: UnsafeMutablePointer<Float>
+        _ keptGradients: UnsafeMutablePointer<Float>, _ keptValues: UnsafeMutablePointer<Float>,
+        fold: Bool, _ ω: UnsafeMutablePointer<Float>
     ) -> Double {
         var total: Double = 0
         var i = 0
@@ -117,6 +159,12 @@ public enum Kernels {
                 let f = UnsafeRawPointer(F + i).loadUnaligned(as: SIMD8<Float>.self)
                 let raw = UnsafeMutableRawPointer(g + i)
                 let gi = raw.loadUnaligned(as: SIMD8<Float>.self)
+                if fold {
+                    let w = UnsafeMutableRawPointer(ω + i)
+                    let kg = UnsafeRawPointer(keptGradients + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let kt = UnsafeRawPointer(keptValues + i).loadUnaligned(as: SIMD8<Float>.self)
+                    w.storeBytes(of: w.loadUnaligned(as: SIMD8<Float>.self) - kg * (t - kt), as: SIMD8<Float>.self)
+                }
                 if keep {
                     UnsafeMutableRawPointer(keptGradients + i).storeBytes(of: gi, as: SIMD8<Float>.self)
                     UnsafeMutableRawPointer(keptValues + i).storeBytes(of: t, as: SIMD8<Float>.self)
@@ -130,6 +178,7 @@ public enum Kernels {
             total += Double(acc.sum())
         }
         while i < n {
+            if fold { ω[i] -= keptGradients[i] * (θ[i] - keptValues[i]) }
             if keep {
                 keptGradients[i] = g[i]
                 keptValues[i] = θ[i]

@@ -23,10 +23,15 @@ public protocol Optimizer: AnyObject {
     /// an optimizer that accumulates gradients over several steps applies what it holds. Does
     /// nothing by default.
     func endTask(_ store: ParameterStore)
+    /// True when `endTask` may change the parameters (false by default). Synaptic Intelligence
+    /// reads it: its path integral takes each step's change as θ after the step, so it adds a
+    /// step's term lazily, in the next step's pass, only when nothing but steps moves θ.
+    var movesParametersAtTaskEnd: Bool { get }
 }
 
 extension Optimizer {
     public func endTask(_ store: ParameterStore) {}
+    public var movesParametersAtTaskEnd: Bool { false }
 
     public func stepAndClearGradients(_ store: ParameterStore) {
         step(store)

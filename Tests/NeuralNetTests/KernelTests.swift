@@ -36,6 +36,35 @@ import Testing
         #expect(zip(keptValues, θ).allSatisfy { $0.bitPattern == $1.bitPattern })
     }
 
+    /// SI's fold in both passes (with the penalty and without it): ω[i] −= g′[i] (θ[i] − θ′[i]) from
+    /// the copies g′, θ′ of the previous step, exactly as the scalar formula rounds it, before the
+    /// copies take this step's g and θ; the penalty's gradient and sum are the same bits as without.
+    @Test(arguments: [7, 8, 1031])
+    func pathIntegralFoldMatchesTheFormulaInBothPasses(n: Int) {
+        let θ = Self.values(n, seed: 1), anchor = Self.values(n, seed: 2)
+        let F = Self.values(n, seed: 3).map(abs), g0 = Self.values(n, seed: 4)
+        let keptG0 = Self.values(n, seed: 5), keptθ0 = Self.values(n, seed: 6), ω0 = Self.values(n, seed: 7)
+        var byHand = ω0
+        for i in 0..<n { byHand[i] -= keptG0[i] * (θ[i] - keptθ0[i]) }
+        func same(_ a: [Float], _ b: [Float]) -> Bool { zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern } }
+
+        var plain = g0, folded = g0, keptG = keptG0, keptθ = keptθ0, ω = ω0
+        let sum = Kernels.addQuadraticPenalty(values: θ, anchor: anchor, weight: F, scale: 0.75, gradients: &plain, n)
+        let sumFolded = Kernels.addQuadraticPenalty(values: θ, anchor: anchor, weight: F, scale: 0.75, gradients: &folded, n,
+                                                    keepingGradientsIn: &keptG, keepingValuesIn: &keptθ, foldingPathIntegralInto: &ω)
+        #expect(same(ω, byHand) && same(keptG, g0) && same(keptθ, θ))
+        #expect(sumFolded.bitPattern == sum.bitPattern && same(folded, plain))
+
+        keptG = keptG0; keptθ = keptθ0; ω = ω0
+        Kernels.keepForPathIntegral(values: θ, gradients: g0, n, keepingGradientsIn: &keptG, keepingValuesIn: &keptθ,
+                                    foldingPathIntegralInto: &ω)
+        #expect(same(ω, byHand) && same(keptG, g0) && same(keptθ, θ))
+        keptG = keptG0; keptθ = keptθ0
+        Kernels.keepForPathIntegral(values: θ, gradients: g0, n, keepingGradientsIn: &keptG, keepingValuesIn: &keptθ,
+                                    foldingPathIntegralInto: nil)
+        #expect(same(keptG, g0) && same(keptθ, θ))
+    }
+
     /// ReLU backward, eight lanes at a time, against dx[i] = output[i] > 0 ? dx[i] : 0.
     @Test(arguments: [5, 8, 403])
     func reluBackwardMatchesTheScalarRule(n: Int) {
