@@ -58,7 +58,8 @@ public struct ICaRLConfig: ComponentConfig {
     /// the current network's logits are not divided. The default 2 is van de Ven & Tolias 2019's
     /// code's value (not tuned here); at T = 1 the distillation holds the earlier classes' outputs
     /// at full strength and each new task is learnt less well (split mnist-partial class-IL,
-    /// 3 seeds: ACC 94.19 → 90.40, the accuracy on each task just after it 97.3 → 92.8).
+    /// 3 seeds: ACC 94.19 → 90.40, the accuracy on each task just after it 97.3 → 92.8; on 10%
+    /// held-out validation data, seed 1: 94.76 → 88.82).
     public var temperature: Double
     public var batching: Batching
     public var herdingTarget: HerdingTarget
