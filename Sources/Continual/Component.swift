@@ -44,8 +44,9 @@ public final class TrainingContext: @unchecked Sendable {
 ///    - `augment` (may append rows to the batch and reweigh it);
 ///    - the forward pass and the task loss's gradient ∂L/∂logits [N, K] (the softmax
 ///      cross-entropy), both multiplied by the product of every component's `taskLossScale` (1
-///      unless a component weighs the task loss against its own: LwF's `convex` weighting); zero,
-///      and no loss, when a component `replacesTaskLoss`;
+///      unless a component weighs the task loss against its own: LwF's `convex` weighting, 1/t;
+///      0 — the loss left out, not computed — when a component's own loss replaces it: iCaRL's
+///      binary loss);
 ///    - `addOutputLoss` (a loss on this batch's logits — distillation: adds its ∂/∂logits into
 ///      the same gradient and returns its value);
 ///    - the backward pass (into the parameter gradients);
@@ -77,14 +78,13 @@ public protocol Component: AnyObject {
                        _ context: TrainingContext) -> Float
     /// The factor on this step's task loss — the cross-entropy over every row of the batch (rows
     /// appended in `augment` included), its value and its ∂L/∂logits — applied before any
-    /// `addOutputLoss`; 1 (the default) leaves the step unchanged.
+    /// `addOutputLoss`; 1 (the default) leaves the step unchanged, and 0 leaves the task loss out
+    /// (loss 0, ∂/∂logits zero, not computed): for a component whose `addOutputLoss` is the whole
+    /// task loss.
     func taskLossScale(_ context: TrainingContext) -> Float
     func addPenalty(_ context: TrainingContext) -> Float
     /// May change `context.network.parameters`' gradients before the optimizer step.
     func adjustGradient(_ context: TrainingContext)
-    /// True when the component's `addOutputLoss` is the whole task loss: the trainer then leaves
-    /// out its softmax cross-entropy (loss 0, ∂/∂logits zero) on every row.
-    var replacesTaskLoss: Bool { get }
     /// True when the component wants `afterUpdate` (the trainer then keeps a copy of the
     /// parameters before every step).
     var observesUpdates: Bool { get }
@@ -122,7 +122,6 @@ extension Component {
     public func addPenalty(_ context: TrainingContext) -> Float { 0 }
     public func adjustGradient(_ context: TrainingContext) {}
     public var observesUpdates: Bool { false }
-    public var replacesTaskLoss: Bool { false }
     public func afterUpdate(previous: UnsafePointer<Float>, _ context: TrainingContext) {}
     public func afterStep(_ context: TrainingContext) {}
     public func afterTask(_ context: TrainingContext) {}

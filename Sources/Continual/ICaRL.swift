@@ -157,8 +157,9 @@ public final class ICaRL: Component {
         self.scenario = scenario
     }
 
-    /// With the binary loss the trainer's softmax cross-entropy is left out.
-    public var replacesTaskLoss: Bool { config.loss == .binary }
+    /// 0 with the binary loss (it is the whole task loss: the trainer's softmax cross-entropy is
+    /// left out), else 1.
+    public func taskLossScale(_ context: TrainingContext) -> Float { config.loss == .binary ? 0 : 1 }
 
     deinit { oldLogits?.deallocate() }
 

@@ -317,8 +317,6 @@ public final class TrainingSession {
     private var previous: UnsafeMutablePointer<Float>?
     /// Rows trained so far (current and appended).
     public private(set) var trainedSamples = 0
-    /// A component's output loss is the whole task loss (`Component.replacesTaskLoss`).
-    let replacesTaskLoss: Bool
 
     public init(_ trainer: Trainer, network: any Network, optimizer: any Optimizer) {
         let scenario = trainer.scenario
@@ -328,7 +326,6 @@ public final class TrainingSession {
         context = TrainingContext(scenario: scenario, network: network, optimizer: optimizer, seed: trainer.seed)
         batch = Batch(capacity: trainer.batchCapacity, inputCount: scenario.inputCount, outputCount: scenario.outputCount)
         dLogits = Matrix(rows: trainer.batchCapacity, columns: scenario.outputCount)
-        replacesTaskLoss = trainer.components.contains(where: \.replacesTaskLoss)
         if trainer.components.contains(where: \.observesUpdates) {
             previous = .allocate(capacity: network.parameters.count)
             previous!.initialize(repeating: 0, count: network.parameters.count)
@@ -372,15 +369,15 @@ public final class TrainingSession {
 
         if previous != nil { network.parameters.zeroGradients() }
         let logits = network.forward(batch.inputs.data, rows: batch.count)
+        var taskScale: Float = 1
+        for c in components { taskScale *= c.taskLossScale(context) }
         var loss: Float = 0
-        if replacesTaskLoss {
+        if taskScale == 0 {
             dLogits.data.update(repeating: 0, count: batch.count * scenario.outputCount)
         } else {
             loss = SoftmaxCrossEntropy.lossAndGradient(
                 logits: logits, labels: batch.labels, mask: batch.masks, weights: batch.weights,
                 rows: batch.count, classes: scenario.outputCount, gradient: dLogits.data)
-            var taskScale: Float = 1
-            for c in components { taskScale *= c.taskLossScale(context) }
             if taskScale != 1 {
                 loss *= taskScale
                 let g = dLogits.data

@@ -202,12 +202,12 @@ import Testing
         }
     }
 
-    /// A component that `replacesTaskLoss` and adds nothing leaves a step with loss 0 and, under
-    /// SGD, the parameters unchanged: the trainer's softmax cross-entropy is left out.
+    /// A component whose `taskLossScale` is 0 and that adds nothing leaves a step with loss 0 and,
+    /// under SGD, the parameters unchanged: the trainer's softmax cross-entropy is left out.
     @Test func replacedTaskLossIsLeftOut() throws {
         final class Silent: Component {
             var key: String { "silent" }
-            var replacesTaskLoss: Bool { true }
+            func taskLossScale(_ context: TrainingContext) -> Float { 0 }
         }
         let scenario = try Scenario(ScenarioConfig(kind: .split, setting: .class, tasks: 5), dataset: mnistMini, seed: 1)
         var trainer = Trainer(scenario: scenario, config: TrainingConfig(hidden: [8], optimizer: .sgd, learningRate: 0.5, batchSize: 16, iterations: 1), seed: 1)
