@@ -116,19 +116,7 @@ import Testing
         func loss(_ z: [Float], _ g: inout [Float]) -> Double {
             Double(ICaRL.distill(logits: z, targets: old, units: units, rows: n, classes: k, weight: 2, gradient: &g))
         }
-        var g = [Float](repeating: 0, count: n * k)
-        _ = loss(z, &g)
-        for i in 0..<(n * k) {
-            if units[i % k] == 0 { #expect(g[i] == 0); continue }
-            var scratch = [Float](repeating: 0, count: n * k)
-            let h: Float = 1e-2, keep = z[i]
-            z[i] = keep + h; let up = loss(z, &scratch)
-            z[i] = keep - h; let down = loss(z, &scratch)
-            z[i] = keep
-            let numeric = (up - down) / Double(2 * h)
-            #expect(abs(numeric - Double(g[i])) < 1e-3, "entry \(i): \(numeric) vs \(g[i])")
-            #expect(abs(numeric - Double(g[i]) / 2) > 1e-3 || abs(g[i]) < 1e-3)
-        }
+        expectLogitGradientMatchesDifferences(&z, active: { units[$0 % k] != 0 }, wrongFactor: 0.5, loss: loss)
     }
 
     /// Herding towards the normalised mean, by hand in 1-D: features (0.2, 0.4, 1.0) have mean
@@ -187,19 +175,7 @@ import Testing
             Double(ICaRL.binaryLoss(logits: z, labels: labels, masks: masks, weights: weights, old: old, distilled: distilled,
                                     rows: n, classes: k, weight: 1.5, temperature: 2, gradient: &g))
         }
-        var g = [Float](repeating: 0, count: n * k)
-        _ = loss(z, &g)
-        for i in 0..<(n * k) {
-            if masks[i] == 0 { #expect(g[i] == 0); continue }
-            var scratch = [Float](repeating: 0, count: n * k)
-            let h: Float = 1e-2, keep = z[i]
-            z[i] = keep + h; let up = loss(z, &scratch)
-            z[i] = keep - h; let down = loss(z, &scratch)
-            z[i] = keep
-            let numeric = (up - down) / Double(2 * h)
-            #expect(abs(numeric - Double(g[i])) < 1e-3, "entry \(i): \(numeric) vs \(g[i])")
-            #expect(abs(numeric - 2 * Double(g[i])) > 1e-4 || abs(g[i]) < 1e-4)
-        }
+        expectLogitGradientMatchesDifferences(&z, active: { masks[$0] != 0 }, wrongFactor: 2, loss: loss)
     }
 
     /// A component whose `taskLossScale` is 0 and that adds nothing leaves a step with loss 0 and,
@@ -296,5 +272,25 @@ import Testing
         let finetune = EpisodicMethodTests.finetune[1]!.classIL
         let (icarl, _, _) = try EpisodicMethodTests.acc(ComponentSettings(ICaRLConfig.reference(capacity: 500)), seed: 1)
         #expect(icarl > finetune + 0.3, "icarl \(icarl), finetune \(finetune)")
+    }
+}
+
+/// A loss's gradient on the logits `z` against central differences (h = 0.01, within 1e-3) at
+/// every active entry, zero at the others; and the gradient times `wrongFactor` caught wherever
+/// the gradient is not near zero. `loss(z, &g)` returns the loss and adds its gradient into g.
+func expectLogitGradientMatchesDifferences(_ z: inout [Float], active: (Int) -> Bool, wrongFactor: Double,
+                                           loss: ([Float], inout [Float]) -> Double) {
+    var g = [Float](repeating: 0, count: z.count)
+    _ = loss(z, &g)
+    for i in z.indices {
+        if !active(i) { #expect(g[i] == 0, "entry \(i) is not active"); continue }
+        var scratch = [Float](repeating: 0, count: z.count)
+        let h: Float = 1e-2, keep = z[i]
+        z[i] = keep + h; let up = loss(z, &scratch)
+        z[i] = keep - h; let down = loss(z, &scratch)
+        z[i] = keep
+        let numeric = (up - down) / Double(2 * h)
+        #expect(abs(numeric - Double(g[i])) < 1e-3, "entry \(i): \(numeric) vs \(g[i])")
+        #expect(abs(numeric - wrongFactor * Double(g[i])) > 1e-4 || abs(g[i]) < 1e-3, "entry \(i): ×\(wrongFactor) not caught")
     }
 }
