@@ -118,34 +118,21 @@ public enum Kernels {
             keptValues.update(from: θ, count: n)
             return
         }
-        let lanes = 8
-        var i = 0
-        while i + lanes <= n {
-            let t = UnsafeRawPointer(θ + i).loadUnaligned(as: SIMD8<Float>.self)
-            let gi = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
-            let kg = UnsafeMutableRawPointer(keptGradients + i), kt = UnsafeMutableRawPointer(keptValues + i)
-            let w = UnsafeMutableRawPointer(ω + i)
-            w.storeBytes(of: w.loadUnaligned(as: SIMD8<Float>.self) - kg.loadUnaligned(as: SIMD8<Float>.self) * (t - kt.loadUnaligned(as: SIMD8<Float>.self)),
-                         as: SIMD8<Float>.self)
-            kg.storeBytes(of: gi, as: SIMD8<Float>.self)
-            kt.storeBytes(of: t, as: SIMD8<Float>.self)
-            i += lanes
-        }
-        while i < n {
-            ω[i] -= keptGradients[i] * (θ[i] - keptValues[i])
-            keptGradients[i] = g[i]
-            keptValues[i] = θ[i]
-            i += 1
-        }
+        // The penalty's loop without its penalty: θ stands in for the unread anchor and weights,
+        // and g is only read.
+        _ = quadraticPenalty(θ, θ, θ, 0, UnsafeMutablePointer(mutating: g), n, keep: true, keptGradients, keptValues,
+                             fold: true, ω, penalize: false)
     }
 
-    /// The loop of `addQuadraticPenalty`; `keep` and `fold` are constants at each call, so each
-    /// call site compiles to a loop with or without the copies and the fold.
+    /// The loop of `addQuadraticPenalty` (and, without `penalize`, of `keepForPathIntegral`: no
+    /// read of anchor and F, no write of g, sum 0); `keep`, `fold` and `penalize` are constants at
+    /// each call, so each call site compiles to a loop with or without the copies, the fold and
+    /// the penalty.
     @inlinable @inline(__always) static func quadraticPenalty(
         _ θ: UnsafePointer<Float>, _ anchor: UnsafePointer<Float>, _ F: UnsafePointer<Float>, _ λ: Float,
         _ g: UnsafeMutablePointer<Float>, _ n: Int, keep: Bool,
         _ keptGradients: UnsafeMutablePointer<Float>, _ keptValues: UnsafeMutablePointer<Float>,
-        fold: Bool, _ ω: UnsafeMutablePointer<Float>
+        fold: Bool, _ ω: UnsafeMutablePointer<Float>, penalize: Bool = true
     ) -> Double {
         var total: Double = 0
         var i = 0
@@ -155,8 +142,6 @@ public enum Kernels {
             let end = min(n - (n - i) % lanes, i + 1024)
             while i < end {
                 let t = UnsafeRawPointer(θ + i).loadUnaligned(as: SIMD8<Float>.self)
-                let a = UnsafeRawPointer(anchor + i).loadUnaligned(as: SIMD8<Float>.self)
-                let f = UnsafeRawPointer(F + i).loadUnaligned(as: SIMD8<Float>.self)
                 let raw = UnsafeMutableRawPointer(g + i)
                 let gi = raw.loadUnaligned(as: SIMD8<Float>.self)
                 if fold {
@@ -169,10 +154,14 @@ public enum Kernels {
                     UnsafeMutableRawPointer(keptGradients + i).storeBytes(of: gi, as: SIMD8<Float>.self)
                     UnsafeMutableRawPointer(keptValues + i).storeBytes(of: t, as: SIMD8<Float>.self)
                 }
-                let d = t - a
-                let fd = f * d
-                raw.storeBytes(of: gi + λ * fd, as: SIMD8<Float>.self)
-                acc += fd * d
+                if penalize {
+                    let a = UnsafeRawPointer(anchor + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let f = UnsafeRawPointer(F + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let d = t - a
+                    let fd = f * d
+                    raw.storeBytes(of: gi + λ * fd, as: SIMD8<Float>.self)
+                    acc += fd * d
+                }
                 i += lanes
             }
             total += Double(acc.sum())
@@ -183,9 +172,11 @@ public enum Kernels {
                 keptGradients[i] = g[i]
                 keptValues[i] = θ[i]
             }
-            let d = θ[i] - anchor[i]
-            g[i] += λ * F[i] * d
-            total += Double(F[i] * d * d)
+            if penalize {
+                let d = θ[i] - anchor[i]
+                g[i] += λ * F[i] * d
+                total += Double(F[i] * d * d)
+            }
             i += 1
         }
         return total
